@@ -1,0 +1,146 @@
+"""Self-describing generator files: safetensors weights plus the metadata needed to use them correctly.
+
+A model file carries its architecture and config, its input convention (channel order, value range, padding
+multiple), its guided-filter parameters and a card (display name, description, licence, provenance). Loading never
+unpickles: safetensors only here; `.pt/.pth` state dicts are accepted by the importer in `core.model_registry`
+through `torch.load(weights_only=True)`.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, safe_open, save_file
+
+from core.atomic_files import atomic_output
+from core.generator import GeneratorConfig, UNetGenerator
+
+FORMAT_NAME = "cartoonizer-generator"
+FORMAT_VERSION = 1
+METADATA_KEY = "cartoonizer"
+ARCHITECTURES = {"UNetGenerator": UNetGenerator}
+
+
+class ModelFileError(Exception):
+    """A model file that cannot be used: wrong format, unknown version, mismatched weights."""
+
+
+@dataclass(frozen=True)
+class InputConvention:
+    """How pixels must be presented to the generator (and how its output is read back)."""
+
+    channel_order: str = "RGB"  # "RGB" or "BGR"
+    value_range: tuple[float, float] = (-1.0, 1.0)
+    pad_multiple: int = UNetGenerator.pad_multiple
+
+
+@dataclass(frozen=True)
+class ModelMetadata:
+    """Everything in a model file besides the weights."""
+
+    display_name: str
+    architecture: str = "UNetGenerator"
+    config: GeneratorConfig = GeneratorConfig()
+    convention: InputConvention = InputConvention()
+    guided_filter_radius: int = 1
+    guided_filter_eps: float = 5e-3
+    description: str = ""
+    license: str = "unknown"
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["format"] = FORMAT_NAME
+        data["format_version"] = FORMAT_VERSION
+        return json.dumps(data, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "ModelMetadata":
+        data = json.loads(text)
+        if data.pop("format", None) != FORMAT_NAME:
+            raise ModelFileError("not a cartoonizer generator file (no format marker in its metadata)")
+        version = data.pop("format_version", None)
+        if version != FORMAT_VERSION:
+            raise ModelFileError(f"model file format version {version} is not supported (this build reads {FORMAT_VERSION})")
+        unknown = set(data) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ModelFileError(f"unknown metadata keys in model file: {sorted(unknown)}")
+        convention = data.get("convention", {})
+        if "value_range" in convention:
+            convention["value_range"] = tuple(convention["value_range"])
+        data["convention"] = InputConvention(**convention)
+        data["config"] = GeneratorConfig.from_dict(data.get("config", {}))
+        return cls(**data)
+
+
+@dataclass
+class CartoonModel:
+    """A loaded generator together with its metadata; `source` is the file it came from, if any."""
+
+    generator: UNetGenerator
+    metadata: ModelMetadata
+    source: Path | None = None
+
+    @property
+    def name(self) -> str:
+        return self.source.stem if self.source else self.metadata.display_name
+
+
+def save_model(path: str | Path, generator: UNetGenerator, metadata: ModelMetadata, half: bool = True) -> Path:
+    """Write generator weights and metadata atomically; `half` stores fp16 weights (half the size, same outputs
+    within fp16 rounding)."""
+    path = Path(path)
+    if metadata.architecture not in ARCHITECTURES:
+        raise ModelFileError(f"unknown architecture {metadata.architecture!r}")
+    metadata = replace(metadata, config=generator.config)
+    dtype = torch.float16 if half else torch.float32
+    tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in generator.state_dict().items()}
+    with atomic_output(path) as temp:
+        save_file(tensors, str(temp), metadata={METADATA_KEY: metadata.to_json()})
+    return path
+
+
+def read_metadata(path: str | Path) -> ModelMetadata:
+    """Read only the metadata (cheap: no weights are loaded); used to list models."""
+    path = Path(path)
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            raw = (handle.metadata() or {}).get(METADATA_KEY)
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelFileError(f"{path.name}: not a readable safetensors file ({exc})") from exc
+    if raw is None:
+        raise ModelFileError(f"{path.name}: safetensors file without cartoonizer metadata")
+    return ModelMetadata.from_json(raw)
+
+
+def load_model_file(path: str | Path) -> CartoonModel:
+    """Rebuild the generator from its stored config and load its weights strictly (float32, CPU, eval mode)."""
+    path = Path(path)
+    if path.suffix.lower() != ".safetensors":
+        raise ModelFileError(
+            f"{path.name}: model files are .safetensors; import other formats first "
+            "(`cartoonize --import-model FILE --name NAME`, or `--import-whitebox` for White-box .tflite files)"
+        )
+    metadata = read_metadata(path)
+    generator = ARCHITECTURES[metadata.architecture](metadata.config)
+    state = {k: v.float() for k, v in load_file(str(path)).items()}
+    load_generator_weights(generator, state, path.name)
+    return CartoonModel(generator.eval(), metadata, path)
+
+
+def load_generator_weights(generator: UNetGenerator, state: dict[str, torch.Tensor], origin: str) -> None:
+    """Strict load with a readable message instead of PyTorch's wall of key names."""
+    expected = generator.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong_shape = sorted(k for k in set(expected) & set(state) if expected[k].shape != state[k].shape)
+    if missing or unexpected or wrong_shape:
+        raise ModelFileError(
+            f"{origin}: weights do not match the architecture "
+            f"(missing {missing[:3]}, unexpected {unexpected[:3]}, wrong shape {wrong_shape[:3]})"
+        )
+    generator.load_state_dict(state, strict=True)
