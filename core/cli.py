@@ -1,0 +1,173 @@
+"""`cartoonize`: the command-line face of the batch engine (the desktop app drives the same engine)."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from tqdm import tqdm
+
+from core import __version__
+from core.batch import (
+    BatchFinished, BatchOptions, BatchStarted, ItemFinished, ItemStarted, TileProgress, plan_batch, run_batch,
+    write_report,
+)
+from core.cancel import CancelToken
+from core.cartoonizer import Cartoonizer
+from core.devices import DeviceError, list_devices, set_cpu_threads
+from core.image_io import DEFAULT_MAX_PIXELS
+from core.model_file import ModelFileError
+from core.model_registry import default_model_name, import_model, list_models, load_model
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cartoonize",
+        description="Cartoonize photos (files or whole folders, recursively) with a GAN generator. "
+                    "Outputs mirror the input folders' layout under OUT; inputs are never modified.")
+    parser.add_argument("inputs", nargs="*", metavar="INPUT", help="image files and/or folders")
+    parser.add_argument("-o", "--output", type=Path, metavar="OUT", help="output folder (created if missing)")
+    parser.add_argument("--model", help="model name (see --list-models) or path to a .safetensors model file")
+    parser.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
+    parser.add_argument("--precision", choices=["auto", "fp32", "fp16", "bf16"], default="auto",
+                        help="auto = fp16 on CUDA (fp32 fallback), fp32 elsewhere")
+    parser.add_argument("--threads", type=int, help="CPU threads (default: all cores)")
+    parser.add_argument("--max-side", type=int, metavar="PX", help="downscale so the longer side is at most PX")
+    parser.add_argument("--tile", type=int, metavar="PX",
+                        help="tile size in pixels (default: chosen from the device's memory)")
+    parser.add_argument("--format", dest="output_format", choices=["same", "png", "jpeg", "webp"], default="same",
+                        help="output format; 'same' keeps JPEG/PNG/WebP and writes PNG for the rest")
+    parser.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality, 1-100 (default 95)")
+    parser.add_argument("--strength", type=float, default=1.0, help="blend with the original, 0-1 (default 1)")
+    existing = parser.add_mutually_exclusive_group()
+    existing.add_argument("--skip-existing", dest="existing", action="store_const", const="skip",
+                          help="keep outputs that already exist, so a re-run resumes (default)")
+    existing.add_argument("--overwrite", dest="existing", action="store_const", const="overwrite",
+                          help="replace outputs that already exist")
+    parser.set_defaults(existing="skip")
+    parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
+                        help=f"refuse images above this many pixels (default {DEFAULT_MAX_PIXELS:,})")
+    parser.add_argument("--report", type=Path, metavar="FILE", help="write a JSON report of the batch")
+    parser.add_argument("--list-models", action="store_true", help="list bundled and user models, then exit")
+    parser.add_argument("--list-devices", action="store_true", help="list devices, then exit")
+    parser.add_argument("--import-whitebox", type=Path, metavar="FILE",
+                        help="import a White-box Cartoonization .tflite generator as a user model (needs --name)")
+    parser.add_argument("--import-model", type=Path, metavar="FILE",
+                        help="import a .safetensors model file or a .pt/.pth generator state dict (needs --name)")
+    parser.add_argument("--name", help="name for an imported model")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.list_devices:
+            return _print_devices()
+        if args.list_models:
+            return _print_models()
+        if args.import_whitebox or args.import_model:
+            return _import(parser, args)
+        return _run(parser, args)
+    except (DeviceError, ModelFileError, ValueError) as exc:
+        print(f"cartoonize: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _print_devices() -> int:
+    for device in list_devices():
+        print(f"{device.spec:10} {device.label}")
+    return EXIT_OK
+
+
+def _print_models() -> int:
+    default = default_model_name()
+    entries = list_models()
+    if not entries:
+        print(_NO_MODEL_HELP)
+    for entry in entries:
+        origin = "bundled" if entry.bundled else "user"
+        marker = " (default)" if entry.name == default else ""
+        print(f"{entry.name}{marker} [{origin}] — {entry.metadata.display_name}; licence: {entry.metadata.license}")
+        if entry.metadata.description:
+            print(f"    {entry.metadata.description}")
+    return EXIT_OK
+
+
+def _import(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    if not args.name:
+        parser.error("importing a model needs --name NAME")
+    entry = import_model(args.import_whitebox or args.import_model, args.name)
+    print(f"imported {entry.name!r} → {entry.path}")
+    return EXIT_OK
+
+
+_NO_MODEL_HELP = (
+    "No cartoonization model is installed yet: this build ships none, and you have not imported one.\n"
+    "Import your own with `cartoonize --import-whitebox FILE.tflite --name NAME` (a White-box Cartoonization\n"
+    "TFLite file) or `cartoonize --import-model FILE --name NAME`, then run with --model NAME."
+)
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    if not args.inputs:
+        parser.error("give at least one INPUT file or folder")
+    if args.output is None:
+        parser.error("give an output folder with -o OUT")
+    if not 1 <= args.quality <= 100:
+        parser.error("--quality must be between 1 and 100")
+    if not 0.0 <= args.strength <= 1.0:
+        parser.error("--strength must be between 0 and 1")
+    model_name = args.model or default_model_name()
+    if model_name is None:
+        print(f"cartoonize: error: {_NO_MODEL_HELP}", file=sys.stderr)
+        return EXIT_USAGE
+    set_cpu_threads(args.threads)
+    model = load_model(model_name)
+    cartoonizer = Cartoonizer(model, args.device, args.precision, tile_size=args.tile, strength=args.strength)
+    options = BatchOptions(args.output, args.output_format, args.quality, args.existing, args.max_side,
+                           args.max_pixels)
+    plan = plan_batch(args.inputs, options)
+    print(f"cartoonize: {len(plan.items)} input(s), model {model.name!r} on {cartoonizer.device} → {args.output}",
+          file=sys.stderr)
+    cancel = CancelToken()
+    try:
+        summary = _drive(run_batch(plan, cartoonizer, options, cancel), quiet=args.quiet)
+    except KeyboardInterrupt:
+        # the generator is closed by the interrupt; atomic writes mean no partial file was left
+        print("cartoonize: interrupted; finished outputs are kept, re-run to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if args.report:
+        write_report(summary, args.report)
+    print(f"cartoonize: {summary.done} done, {summary.skipped} skipped, {summary.failed} failed "
+          f"in {summary.seconds:.1f} s → {Path(args.output).resolve()}", file=sys.stderr)
+    return EXIT_SOME_FAILED if summary.failed else EXIT_OK
+
+
+def _drive(events, quiet: bool):
+    """Feed engine events to a tqdm bar (files as units, tiles as fractions) and print each failure."""
+    bar = None
+    for event in events:
+        if isinstance(event, BatchStarted):
+            bar = tqdm(total=event.total, unit="file", disable=quiet, file=sys.stderr, dynamic_ncols=True)
+        elif isinstance(event, ItemStarted):
+            bar.set_postfix_str(str(event.item.relative), refresh=True)
+        elif isinstance(event, TileProgress) and event.tiles_total > 1:
+            bar.set_postfix_str(f"tile {event.tiles_done}/{event.tiles_total}", refresh=True)
+        elif isinstance(event, ItemFinished):
+            bar.update(1)
+            if event.result.status == "failed":
+                tqdm.write(f"failed: {event.result.item.source}: {event.result.error}", file=sys.stderr)
+        elif isinstance(event, BatchFinished):
+            bar.close()
+            return event.summary
+    raise RuntimeError("the batch engine stopped without a summary")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
