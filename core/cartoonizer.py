@@ -66,7 +66,7 @@ class Cartoonizer:
     """
 
     def __init__(self, model: CartoonModel, device: str | torch.device = "auto", precision: str = "auto",
-                 tile_size: int | None = None, tile_overlap: int = 64, strength: float = 1.0):
+                 tile_size: int | None = None, tile_overlap: int = 128, strength: float = 1.0):
         self.model = model
         self.device = device if isinstance(device, torch.device) else resolve_device(device)
         self.dtype = inference_dtype(self.device, precision)

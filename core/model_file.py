@@ -85,6 +85,11 @@ class CartoonModel:
     metadata: ModelMetadata
     source: Path | None = None
 
+    def __post_init__(self) -> None:
+        # the network itself is the truth about its architecture; keep the metadata in step with it
+        if self.metadata.config != self.generator.config:
+            self.metadata = replace(self.metadata, config=self.generator.config)
+
     @property
     def name(self) -> str:
         return self.source.stem if self.source else self.metadata.display_name
