@@ -161,7 +161,7 @@ def _images_under(folder: Path, skip: Path) -> list[Path]:
         relative_parts = path.relative_to(folder).parts
         if any(part.startswith(".") for part in relative_parts) or is_partial_file(path):
             continue
-        if skip == path or skip in path.parents:
+        if folder in skip.parents and (skip == path or skip in path.parents):  # an output folder inside the input
             continue
         if path.is_file() and is_image_path(path):
             found.append(path)
