@@ -36,15 +36,17 @@ class Tile:
 
 
 def tile_starts(length: int, tile: int, overlap: int, align: int) -> list[tuple[int, int]]:
-    """(start, size) spans covering [0, length) with `overlap` between neighbours; starts are multiples of `align`
-    so every tile sees the same stride-2 phase as the whole picture would."""
+    """(start, size) spans covering [0, length) with about `overlap` shared between neighbours.
+
+    Uses the fewest tiles of at most `tile` and spreads them evenly (so no tile is mostly overlap); starts are
+    multiples of `align`, so every tile sees the same stride-2 phase as the whole picture would."""
     if length <= tile:
         return [(0, length)]
-    step = max(align, (tile - overlap) // align * align)
-    spans = [(start, tile) for start in range(0, length - tile, step)]
-    last = (length - tile) // align * align
-    spans.append((last, length - last))
-    return spans
+    count = math.ceil((length - overlap) / (tile - overlap))
+    size = math.ceil((length + (count - 1) * overlap) / count)
+    size = min(tile, -(-size // align) * align)  # round up to the alignment, never above the tile
+    starts = [i * (length - size) // (count - 1) // align * align for i in range(count)]
+    return [(start, size) for start in starts[:-1]] + [(starts[-1], length - starts[-1])]
 
 
 def blend_ramp(size: int, ramp_before: int, ramp_after: int) -> np.ndarray:
@@ -84,11 +86,13 @@ class Cartoonizer:
     def _tile_size_from_budget(self) -> int:
         """The largest square tile whose activations fit the device's budget: about 4 values per pixel for each
         base channel (measured peak on CPU: ~520 B/px at width 32, fp32) plus the guided filter's fp32 planes."""
+        side = int(math.sqrt(activation_budget_bytes(self.device) / self._bytes_per_pixel()))
+        return max(MIN_TILE_PX, side // self.multiple * self.multiple)
+
+    def _bytes_per_pixel(self) -> int:
         channels = self.model.metadata.config.base_channels
         element = torch.finfo(self.dtype).bits // 8
-        bytes_per_pixel = 4 * channels * element + 30 * 4
-        side = int(math.sqrt(activation_budget_bytes(self.device) / bytes_per_pixel))
-        return max(MIN_TILE_PX, side // self.multiple * self.multiple)
+        return 4 * channels * element + 30 * 4
 
     # --- public ---------------------------------------------------------------------------------------------
     def tiles_for(self, height: int, width: int) -> list[Tile]:
@@ -123,7 +127,68 @@ class Cartoonizer:
                         f"out of memory on {self.device} even with {MIN_TILE_PX}px tiles; use the CPU") from exc
                 self.tile_size = max(MIN_TILE_PX, self.tile_size // 2 // self.multiple * self.multiple)
 
+    def cartoonize_batch(self, frames: np.ndarray, cancel: CancelToken | None = None) -> np.ndarray:
+        """(N, H, W, 3) RGB frames, uint8 or float32 in [0, 1] → their cartoons, same shape and dtype.
+
+        For video: frames that fit in one tile go through the generator together, as many per pass as the device's
+        memory budget allows (uint8 frames cross to the device and back as uint8); larger frames take the tiled
+        path one by one. Raises `Cancelled` between passes."""
+        if frames.ndim != 4 or frames.shape[3] != 3:
+            raise ValueError(f"expected (N, H, W, 3) frames, got shape {frames.shape}")
+        count, height, width = frames.shape[:3]
+        out = np.empty_like(frames)
+        if len(self.tiles_for(height, width)) > 1:
+            for i in range(count):
+                rgb = frames[i].astype(np.float32) / 255.0 if frames.dtype == np.uint8 else frames[i]
+                cartoon = self.cartoonize(rgb, cancel)
+                out[i] = (np.clip(cartoon, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8) if frames.dtype == np.uint8 \
+                    else cartoon
+            return out
+        start = 0
+        per_pass = self._frames_per_pass(height, width)
+        while start < count:
+            if cancel:
+                cancel.raise_if_cancelled()
+            chunk = min(count - start, per_pass)
+            try:
+                out[start:start + chunk] = self._run_frames(frames[start:start + chunk])
+            except torch.cuda.OutOfMemoryError as exc:
+                torch.cuda.empty_cache()
+                if chunk == 1:
+                    raise DeviceOutOfMemory(f"out of memory on {self.device} for one {width}×{height} frame; "
+                                            "use a smaller --tile or the CPU") from exc
+                per_pass = chunk // 2
+                continue
+            start += chunk
+        return out
+
     # --- internals -----------------------------------------------------------------------------------------
+    def _frames_per_pass(self, height: int, width: int) -> int:
+        padded = (height + -height % self.multiple) * (width + -width % self.multiple)
+        return max(1, activation_budget_bytes(self.device) // (self._bytes_per_pixel() * padded))
+
+    def _run_frames(self, frames: np.ndarray) -> np.ndarray:
+        """(n, H, W, 3) uint8 or float32 frames through the model as one batch; same shape and dtype back."""
+        height, width = frames.shape[1:3]
+        with torch.inference_mode():
+            x = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device)
+            x = x.permute(0, 3, 1, 2).float()                                # (n, 3, H, W)
+            if frames.dtype == np.uint8:
+                x = x / 255.0
+            model_input = self._unit_to_model_input(x)
+            y = self._forward(model_input)
+            if not bool(torch.isfinite(y).all()) and self.dtype != torch.float32:
+                self.dtype = torch.float32  # half precision overflowed: stay in fp32 from now on
+                self._network = self._place_generator(self.dtype)
+                y = self._forward(model_input)
+            cartoon = self._model_output_to_unit(y, height, width)           # (n, 3, H, W) in [0, 1]
+            if self.strength < 1.0:
+                cartoon = self.strength * cartoon + (1.0 - self.strength) * x
+            cartoon = cartoon.permute(0, 2, 3, 1)                            # (n, H, W, 3)
+            if frames.dtype == np.uint8:
+                cartoon = (cartoon.clamp(0.0, 1.0) * 255.0 + 0.5).to(torch.uint8)
+            return cartoon.cpu().numpy()
+
     def _tiled_steps(self, rgb: np.ndarray,
                      cancel: CancelToken | None) -> Generator[tuple[int, int], None, np.ndarray]:
         height, width = rgb.shape[:2]
@@ -170,10 +235,14 @@ class Cartoonizer:
     def _to_model_input(self, rgb: np.ndarray) -> torch.Tensor:
         """(H, W, 3) [0, 1] → (1, 3, H', W') float32 on the device, in the model's channel order and range,
         padded by edge replication up to the model's multiple."""
+        x = torch.from_numpy(np.ascontiguousarray(rgb)).to(self.device)
+        return self._unit_to_model_input(x.permute(2, 0, 1).unsqueeze(0))    # (1, 3, H, W)
+
+    def _unit_to_model_input(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) RGB in [0, 1] on the device → the model's channel order, range and padded size."""
         convention = self.model.metadata.convention
         low, high = convention.value_range
-        x = torch.from_numpy(np.ascontiguousarray(rgb)).to(self.device)
-        x = x.permute(2, 0, 1).unsqueeze(0) * (high - low) + low      # (1, 3, H, W)
+        x = x * (high - low) + low
         if convention.channel_order == "BGR":
             x = x.flip(1)
         pad_h = -x.shape[2] % self.multiple
@@ -188,10 +257,14 @@ class Cartoonizer:
         return guided_filter(x, raw.float(), meta.guided_filter_radius, meta.guided_filter_eps)
 
     def _from_model_output(self, y: torch.Tensor, height: int, width: int) -> np.ndarray:
+        y = self._model_output_to_unit(y, height, width)
+        return y[0].permute(1, 2, 0).contiguous().cpu().numpy()      # (H, W, 3)
+
+    def _model_output_to_unit(self, y: torch.Tensor, height: int, width: int) -> torch.Tensor:
+        """(N, 3, H', W') model output → (N, 3, H, W) RGB in [0, 1], padding cropped."""
         convention = self.model.metadata.convention
         low, high = convention.value_range
         y = y[:, :, :height, :width]
         if convention.channel_order == "BGR":
             y = y.flip(1)
-        y = ((y - low) / (high - low)).clamp_(0.0, 1.0)
-        return y[0].permute(1, 2, 0).contiguous().cpu().numpy()      # (H, W, 3)
+        return ((y - low) / (high - low)).clamp_(0.0, 1.0)
