@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from fractions import Fraction
 from pathlib import Path
 from typing import Sequence
 
@@ -10,8 +11,8 @@ from tqdm import tqdm
 
 from core import __version__
 from core.batch import (
-    BatchFinished, BatchOptions, BatchStarted, ItemFinished, ItemStarted, TileProgress, plan_batch, run_batch,
-    write_report,
+    BatchFinished, BatchOptions, BatchStarted, FrameProgress, ItemFinished, ItemStarted, TileProgress, plan_batch,
+    run_batch, write_report,
 )
 from core.cancel import CancelToken
 from core.cartoonizer import Cartoonizer
@@ -19,6 +20,7 @@ from core.devices import DeviceError, list_devices, set_cpu_threads
 from core.image_io import DEFAULT_MAX_PIXELS
 from core.model_file import ModelFileError
 from core.model_registry import default_model_name, import_model, list_models, load_model
+from core.video_io import VIDEO_CODECS, VideoError, VideoOptions, check_video_encoder, output_is_frame_folder
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -26,9 +28,12 @@ EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cartoonize",
-        description="Cartoonize photos (files or whole folders, recursively) with a GAN generator. "
-                    "Outputs mirror the input folders' layout under OUT; inputs are never modified.")
-    parser.add_argument("inputs", nargs="*", metavar="INPUT", help="image files and/or folders")
+        description="Cartoonize photos and videos (files or whole folders, recursively) with a GAN generator. "
+                    "Videos keep their sound, frame rate and length; a folder of numbered frames (frame_0001.png, …) "
+                    "is one video-like item. Outputs mirror the input folders' layout under OUT; inputs are never "
+                    "modified.")
+    parser.add_argument("inputs", nargs="*", metavar="INPUT",
+                        help="image files, video files, numbered-frame folders and/or folders of them")
     parser.add_argument("-o", "--output", type=Path, metavar="OUT", help="output folder (created if missing)")
     parser.add_argument("--model", help="model name (see --list-models) or path to a .safetensors model file")
     parser.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
@@ -48,6 +53,21 @@ def build_parser() -> argparse.ArgumentParser:
     existing.add_argument("--overwrite", dest="existing", action="store_const", const="overwrite",
                           help="replace outputs that already exist")
     parser.set_defaults(existing="skip")
+    video = parser.add_argument_group("video")
+    video.add_argument("--video-codec", choices=VIDEO_CODECS, default="libx264",
+                       help="H.264 encoder: libx264 (CPU, default) or h264_nvenc (NVIDIA GPU)")
+    video.add_argument("--crf", type=int, default=18,
+                       help="video quality, 0 (lossless) to 51 (worst); default 18, which looks lossless")
+    frames = video.add_mutually_exclusive_group()
+    frames.add_argument("--frames-only", action="store_true",
+                        help="write each video as a folder of PNG frames instead of a video file")
+    frames.add_argument("--fps", type=_frame_rate, metavar="RATE",
+                        help="turn frame folders into videos at RATE frames per second (24, 29.97, 30000/1001); "
+                             "without it they stay frame folders")
+    video.add_argument("--temporal-smoothing", action="store_true",
+                       help="reduce flicker between frames (blends with the previous frame along the motion)")
+    video.add_argument("--frame-batch", type=int, default=4, metavar="N",
+                       help="frames per generator pass (default 4)")
     parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
                         help=f"refuse images above this many pixels (default {DEFAULT_MAX_PIXELS:,})")
     parser.add_argument("--report", type=Path, metavar="FILE", help="write a JSON report of the batch")
@@ -63,6 +83,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _frame_rate(text: str) -> Fraction:
+    try:
+        rate = Fraction(text.strip())
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"not a frame rate: {text!r} (use e.g. 24, 29.97 or 30000/1001)") from None
+    if not 0 < rate <= 1000:
+        raise argparse.ArgumentTypeError(f"frame rate {text} is out of range (0 to 1000)")
+    return rate
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -74,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.import_whitebox or args.import_model:
             return _import(parser, args)
         return _run(parser, args)
-    except (DeviceError, ModelFileError, ValueError) as exc:
+    except (DeviceError, ModelFileError, VideoError, ValueError) as exc:
         print(f"cartoonize: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
@@ -123,6 +153,10 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         parser.error("--quality must be between 1 and 100")
     if not 0.0 <= args.strength <= 1.0:
         parser.error("--strength must be between 0 and 1")
+    if not 0 <= args.crf <= 51:
+        parser.error("--crf must be between 0 and 51")
+    if args.frame_batch < 1:
+        parser.error("--frame-batch must be at least 1")
     model_name = args.model or default_model_name()
     if model_name is None:
         print(f"cartoonize: error: {_NO_MODEL_HELP}", file=sys.stderr)
@@ -130,9 +164,14 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     set_cpu_threads(args.threads)
     model = load_model(model_name)
     cartoonizer = Cartoonizer(model, args.device, args.precision, tile_size=args.tile, strength=args.strength)
+    video = VideoOptions(codec=args.video_codec, crf=args.crf, frames_only=args.frames_only, fps=args.fps,
+                         temporal_smoothing=args.temporal_smoothing, batch_frames=args.frame_batch)
     options = BatchOptions(args.output, args.output_format, args.quality, args.existing, args.max_side,
-                           args.max_pixels)
+                           args.max_pixels, video)
     plan = plan_batch(args.inputs, options)
+    if any(item.kind != "image" and not output_is_frame_folder(item.kind == "frames", video)
+           for item in plan.runnable):
+        check_video_encoder(video.codec)  # a missing GPU encoder is one clear error, not one failure per video
     print(f"cartoonize: {len(plan.items)} input(s), model {model.name!r} on {cartoonizer.device} → {args.output}",
           file=sys.stderr)
     cancel = CancelToken()
@@ -159,14 +198,30 @@ def _drive(events, quiet: bool):
             bar.set_postfix_str(str(event.item.relative), refresh=True)
         elif isinstance(event, TileProgress) and event.tiles_total > 1:
             bar.set_postfix_str(f"tile {event.tiles_done}/{event.tiles_total}", refresh=True)
+        elif isinstance(event, FrameProgress):
+            bar.set_postfix_str(_frame_status(event), refresh=True)
         elif isinstance(event, ItemFinished):
             bar.update(1)
             if event.result.status == "failed":
                 tqdm.write(f"failed: {event.result.item.source}: {event.result.error}", file=sys.stderr)
+            elif event.result.note:
+                tqdm.write(f"note: {event.result.item.source}: {event.result.note}", file=sys.stderr)
         elif isinstance(event, BatchFinished):
             bar.close()
             return event.summary
     raise RuntimeError("the batch engine stopped without a summary")
+
+
+def _frame_status(event: FrameProgress) -> str:
+    total = f"/{event.frames_total}" if event.frames_total else ""
+    eta = f", {_clock(event.eta_s)} left" if event.eta_s is not None else ""
+    return f"frame {event.frames_done}{total} at {event.fps:.1f} fps{eta}"
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 if __name__ == "__main__":
