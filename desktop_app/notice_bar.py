@@ -1,0 +1,51 @@
+"""A bar above the queue for things that need a decision (retry a GPU failure on the CPU, restore the queue after
+a crash) or attention (a job that could not start). Unlike a modal dialog it never stops the queue or the tests."""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
+
+NoticeAction = tuple[str, Callable[[], None]]
+_STYLES = {
+    "info": "background: #e8f0fb; border: 1px solid #9bb7e0; color: #17324d;",
+    "warning": "background: #fff4d6; border: 1px solid #e0b64a; color: #4d3a00;",
+    "error": "background: #fde8e6; border: 1px solid #e39a93; color: #5c1410;",
+}
+
+
+class NoticeBar(QFrame):
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("notice_bar")
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._layout = QHBoxLayout(self)
+        self._layout.setContentsMargins(10, 6, 6, 6)
+        self._layout.addWidget(self.label, 1)
+        self.buttons: list[QPushButton] = []
+        self.hide()
+
+    def show_notice(self, text: str, actions: Sequence[NoticeAction] = (), level: str = "info") -> None:
+        """Show `text` with one button per action (each also closes the bar) and a Dismiss button."""
+        for button in self.buttons:
+            self._layout.removeWidget(button)
+            button.deleteLater()
+        self.buttons = []
+        self.setStyleSheet(f"#notice_bar {{ {_STYLES.get(level, _STYLES['info'])} border-radius: 6px; }}")
+        self.label.setText(text)
+        for label, callback in [*actions, ("Dismiss", lambda: None)]:
+            button = QPushButton(label)
+            button.clicked.connect(lambda _checked=False, cb=callback: self._run(cb))
+            self._layout.addWidget(button)
+            self.buttons.append(button)
+        self.show()
+
+    def button(self, text: str) -> QPushButton | None:
+        return next((b for b in self.buttons if b.text() == text), None)
+
+    def _run(self, callback: Callable[[], None]) -> None:
+        self.hide()
+        callback()

@@ -1,0 +1,204 @@
+"""The main window: drops, the device and model lists, settings and queue across restarts, shortcuts."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QMimeData, QPointF, Qt, QThreadPool, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
+
+from core.devices import list_devices
+from desktop_app.job import JobStatus
+from desktop_app.job_options import JobOptions
+from desktop_app.main_window import MainWindow
+from tests.desktop_app.conftest import TINY_MODEL_NAME, write_photo
+
+
+def _drop(widget, paths: list[Path]) -> QDropEvent:
+    """A real drag-enter and drop, with file URLs, as a file manager sends them."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    point = QPointF(widget.width() / 2, widget.height() / 2)
+    enter = QDragEnterEvent(point, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, enter)
+    assert enter.isAccepted()
+    drop = QDropEvent(point, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, drop)
+    return drop
+
+
+def test_dropping_a_folder_adds_a_job(window, make_photo_folder, qtbot):
+    folder = make_photo_folder("holiday", count=3)
+    drop = _drop(window, [folder])
+    assert drop.isAccepted()
+    jobs = window.queue_model.jobs()
+    assert len(jobs) == 1
+    job = jobs[0]
+    assert (job.inputs, job.kind, job.status) == ([folder], "photos", JobStatus.PENDING)
+    assert job.output_dir == folder.parent / "holiday_cartoon"
+    qtbot.waitUntil(lambda: job.counts.total == 3, timeout=10_000)   # counted by the engine's planner
+    assert window.selected_jobs() == [job]
+    assert str(folder) in window.settings.recent_folders
+
+
+def test_dropping_files_and_a_video_makes_one_job_each(window, tmp_path):
+    photos = [write_photo(tmp_path / "loose" / f"{n}.png") for n in "ab"]
+    video = tmp_path / "clip.mov"
+    video.write_bytes(b"\0" * 16)
+    unsupported = tmp_path / "notes.txt"
+    unsupported.write_text("no")
+    _drop(window.table.viewport(), [*photos, video, unsupported])  # anywhere on the window
+    kinds = [(job.kind, len(job.inputs)) for job in window.queue_model.jobs()]
+    assert kinds == [("photos", 2), ("video", 1)]
+    assert "ignored" in window.log_panel.plain_text()
+
+
+def test_drag_without_files_is_refused(window):
+    mime = QMimeData()
+    mime.setText("just text")
+    enter = QDragEnterEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, enter)
+    assert not enter.isAccepted()
+
+
+def test_device_and_model_lists_fill_from_the_engine(window, tmp_path):
+    devices = window.options_panel.device_combo
+    specs = [devices.itemData(i) for i in range(devices.count())]
+    assert specs == ["auto"] + [d.spec for d in list_devices()]
+    labels = [devices.itemText(i) for i in range(devices.count())]
+    assert labels[1:] == [d.label for d in list_devices()]
+    models = window.options_panel.model_combo
+    assert [models.itemData(i) for i in range(models.count())] == [TINY_MODEL_NAME]
+    assert "Tiny test model" in models.itemText(0) and "default" in models.itemText(0)
+    assert "Random weights for tests." in window.options_panel.model_description.text()
+    assert "MIT" in window.options_panel.model_description.text()
+    assert not window.options_panel.remove_model_button.isEnabled()   # bundled
+
+
+def test_a_device_this_machine_lacks_stays_chosen_and_says_so(window):
+    combo = window.options_panel.device_combo
+    combo.set_spec("cuda:7")
+    assert combo.spec() == "cuda:7" and "not found" in combo.currentText()
+
+
+def test_settings_and_queue_survive_a_restart(qtbot, bundled_tiny_model, make_photo_folder, config_dir):
+    folder = make_photo_folder("kept", count=1)
+    first = MainWindow()
+    qtbot.addWidget(first)
+    first.show()
+    first.resize(790, 700)  # fits the offscreen screen (800×800): restoring fits a window to its screen
+    size = first.size()
+    options = JobOptions(model=TINY_MODEL_NAME, device="cpu", output_format="jpeg", quality=80, max_side_px=1024,
+                         tile_size_px=512, skip_existing=False, strength=0.4)
+    first.options_panel.set_options(options)
+    first.add_paths([folder])
+    first.close()
+    assert not first.store.previous_session_crashed()
+
+    second = MainWindow()
+    qtbot.addWidget(second)
+    second.show()
+    qtbot.waitUntil(lambda: bool(second.options_panel.device_combo.devices), timeout=10_000)
+    restored = second.options_panel.options()
+    assert restored.replaced(video_codec=options.video_codec) == options
+    assert second.size() == size
+    assert str(folder) in second.settings.recent_folders
+    assert [a.text() for a in second.commands.recent_menu.actions()][0] == str(folder)
+    jobs = second.queue_model.jobs()
+    assert [(j.inputs, j.status, j.options) for j in jobs] == [([folder], JobStatus.PENDING, options)]
+    second.shutdown()
+    QThreadPool.globalInstance().waitForDone(10_000)
+
+
+def test_after_a_crash_the_queue_is_offered_not_forced(qtbot, bundled_tiny_model, make_photo_folder):
+    folder = make_photo_folder("unfinished", count=1)
+    crashed = MainWindow()
+    qtbot.addWidget(crashed)
+    crashed.add_paths([folder])
+    crashed.save_queue()  # the debounced save had happened; then the process died (no shutdown)
+    crashed.queue.shutdown()
+
+    reopened = MainWindow()
+    qtbot.addWidget(reopened)
+    reopened.show()
+    assert reopened.queue_model.rowCount() == 0
+    assert reopened.notice_bar.isVisible() and "did not close properly" in reopened.notice_bar.label.text()
+    reopened.notice_bar.button("Restore queue").click()
+    assert [j.inputs for j in reopened.queue_model.jobs()] == [[folder]]
+    assert not reopened.notice_bar.isVisible()
+    reopened.shutdown()
+    crashed.shutdown()
+    QThreadPool.globalInstance().waitForDone(10_000)
+
+
+def test_main_actions_have_shortcuts_and_fine_tune_waits_for_the_trainer(window):
+    actions = {a.text(): a for a in window.actions()}
+    for text in ("Add files…", "Add folder…", "Start all", "Pause all", "Cancel all", "Start", "Pause", "Cancel",
+                 "Re-run failed", "Remove", "Move up", "Move down", "Open output folder", "Import model…", "Quit"):
+        assert not actions[text].shortcut().isEmpty(), text
+    shortcuts = [a.shortcut().toString() for a in window.actions() if not a.shortcut().isEmpty()]
+    assert len(shortcuts) == len(set(shortcuts))
+    assert not window.commands.fine_tune.isEnabled()
+    assert window.windowIcon().isNull() is False or window.icon.isNull()  # icon from resources/ when present
+
+
+def test_a_gpu_failure_shows_a_notice_whose_button_retries_on_the_cpu(window, make_photo_folder, qtbot,
+                                                                        monkeypatch):
+    from desktop_app import batch_worker
+    from tests.desktop_app.test_queue_controller import _FailingGpuCartoonizer
+
+    monkeypatch.setattr(batch_worker, "Cartoonizer", _FailingGpuCartoonizer)
+    [job] = window.add_paths([make_photo_folder("gpu", count=1)])
+    assert job.options.device == "auto"
+    window.commands.start_all.trigger()
+    qtbot.waitUntil(lambda: window.notice_bar.isVisible(), timeout=30_000)
+    assert "failed on the GPU" in window.notice_bar.label.text()
+    window.notice_bar.button("Retry on CPU").click()
+    qtbot.waitUntil(lambda: job.status == JobStatus.DONE, timeout=30_000)
+    assert job.options.device == "cpu"
+
+
+def test_actions_follow_the_selection_and_open_the_output_folder(window, make_photo_folder, qtbot, monkeypatch):
+    from desktop_app import main_window as main_window_module
+
+    opened: list[str] = []
+    monkeypatch.setattr(main_window_module.QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()))
+    first, second = (window.add_paths([make_photo_folder(n, count=1)])[0] for n in ("first", "second"))
+    window.table.selectRow(1)
+    assert window.commands.move_up.isEnabled() and window.commands.start.isEnabled()
+    window.commands.move_up.trigger()
+    assert [j.title for j in window.queue_model.jobs()] == ["second", "first"]
+    assert window.selected_jobs() == [second]
+    window.commands.open_output.trigger()
+    assert opened == []  # not written yet: the status bar says so
+    window.commands.start.trigger()
+    qtbot.waitUntil(lambda: second.status == JobStatus.DONE, timeout=30_000)
+    assert first.status == JobStatus.PENDING  # only the selected job was started
+    window.commands.open_output.trigger()
+    assert opened == [str(second.output_dir)]
+    window.table.selectRow(1)
+    window.commands.remove.trigger()
+    assert window.queue_model.jobs() == [second]
+
+
+def test_python_m_desktop_app_opens_the_window(qapp, bundled_tiny_model, make_photo_folder, monkeypatch):
+    from desktop_app import __main__ as entry
+
+    shown: list[MainWindow] = []
+
+    def run_briefly(_app) -> int:
+        window = next(w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible())
+        shown.append(window)
+        window.shutdown()
+        window.close()
+        QThreadPool.globalInstance().waitForDone(10_000)
+        return 0
+
+    monkeypatch.setattr(entry.QApplication, "exec", run_briefly)
+    folder = make_photo_folder("from-command-line", count=1)
+    assert entry.main([str(folder)]) == 0
+    assert [j.inputs for j in shown[0].queue_model.jobs()] == [[folder]]
+    assert qapp.applicationName() == "Cartoonizer"
