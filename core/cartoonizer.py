@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from core.cancel import CancelToken
 from core.devices import activation_budget_bytes, inference_dtype, resolve_device
 from core.guided_filter import guided_filter
+from core.inference_graph import prepare_for_inference
 from core.model_file import CartoonModel
 
 TileCallback = Callable[[int, int], None]  # (tiles done, tiles total)
@@ -80,8 +81,8 @@ class Cartoonizer:
 
     # --- set-up -------------------------------------------------------------------------------------------
     def _place_generator(self, dtype: torch.dtype) -> torch.nn.Module:
-        network = self.model.generator.to(self.device, dtype).eval()
-        return network.to(memory_format=torch.channels_last)
+        """The generator in its fastest inference form for the device (see `core.inference_graph`)."""
+        return prepare_for_inference(self.model.generator, self.device, dtype)
 
     def _tile_size_from_budget(self) -> int:
         """The largest square tile whose activations fit the device's budget: about 4 values per pixel for each
