@@ -109,8 +109,9 @@ def save_model(path: str | Path, generator: UNetGenerator, metadata: ModelMetada
     return path
 
 
-def read_metadata(path: str | Path) -> ModelMetadata:
-    """Read only the metadata (cheap: no weights are loaded); used to list models."""
+def read_metadata_json(path: str | Path) -> str:
+    """The JSON text this project keeps in a safetensors header (generators and segmenters alike), read without
+    loading any weights; ModelFileError if the file is unreadable or carries none."""
     path = Path(path)
     try:
         with safe_open(str(path), framework="pt") as handle:
@@ -119,7 +120,12 @@ def read_metadata(path: str | Path) -> ModelMetadata:
         raise ModelFileError(f"{path.name}: not a readable safetensors file ({exc})") from exc
     if raw is None:
         raise ModelFileError(f"{path.name}: safetensors file without cartoonizer metadata")
-    return ModelMetadata.from_json(raw)
+    return raw
+
+
+def read_metadata(path: str | Path) -> ModelMetadata:
+    """Read only the metadata (cheap: no weights are loaded); used to list models."""
+    return ModelMetadata.from_json(read_metadata_json(path))
 
 
 def load_model_file(path: str | Path) -> CartoonModel:

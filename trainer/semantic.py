@@ -22,16 +22,15 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from safetensors import SafetensorError
-from safetensors.torch import load_file, safe_open, save_file
+from safetensors.torch import load_file, save_file
 from torch import nn
 
 from core.atomic_files import atomic_output
+from core.model_file import METADATA_KEY, ModelFileError, read_metadata_json
 from trainer.backbones import EFFICIENTNET_LITE0_CONVENTION, PixelConvention, efficientnet_lite0_timm_state
 
 FORMAT_NAME = "cartoonizer-segmenter"
 FORMAT_VERSION = 1
-METADATA_KEY = "cartoonizer"
 DEFAULT_REGIONS = ("background", "foreground")
 DEFAULT_ARCHITECTURE = "Unet"
 DEFAULT_ENCODER = "tu-tf_efficientnet_lite0"
@@ -200,14 +199,10 @@ def save_segmenter(path: str | Path, segmenter: SemanticSegmenter, provenance: d
 
 def read_segmenter_metadata(path: str | Path) -> SegmenterMetadata:
     """Only the metadata (cheap: no weights are read)."""
-    path = Path(path)
     try:
-        with safe_open(str(path), framework="pt") as handle:
-            raw = (handle.metadata() or {}).get(METADATA_KEY)
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise SegmenterFileError(f"{path.name}: not a readable safetensors file ({exc})") from exc
-    if raw is None:
-        raise SegmenterFileError(f"{path.name}: safetensors file without cartoonizer metadata")
+        raw = read_metadata_json(path)
+    except ModelFileError as exc:
+        raise SegmenterFileError(str(exc)) from exc
     return SegmenterMetadata.from_json(raw)
 
 
