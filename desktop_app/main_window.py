@@ -1,8 +1,8 @@
 """The main window: builds the widgets, actions and menus and connects them to the controllers (queue, preview,
 model library, settings). Behaviour lives in the controllers; this module is wiring.
 
-A "Fine-tune…" action is in the Tools menu, disabled until the trainer exists: part 2 connects it to a wizard
-that fills the trainer's config, runs it on a worker and adds the result to the model list.
+Tools → "Fine-tune a model…" opens the fine-tuning wizard (`fine_tune_wizard`), which fills the trainer's config,
+runs the trainer in its own process and adds the result to the model list.
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from desktop_app.about_dialog import AboutDialog
 from desktop_app.app_icon import load_app_icon
 from desktop_app.before_after_view import BeforeAfterView
 from desktop_app.drop_zone import DropZone
+from desktop_app.fine_tune_wizard import FineTuneWizard
 from desktop_app.job import Job, JobStatus
 from desktop_app.job_queue_model import JobQueueModel
 from desktop_app.job_table_view import JobTableView
@@ -56,6 +57,7 @@ class MainWindow(QMainWindow):
         self._save_timer = QTimer(self, singleShot=True, interval=SAVE_DELAY_MS)
         self._save_timer.timeout.connect(self.save_queue)
         self._shut_down = False
+        self.fine_tune_wizard: FineTuneWizard | None = None
 
         self._build_widgets()
         self.commands = WindowActions(self)
@@ -277,9 +279,26 @@ class MainWindow(QMainWindow):
         combo.set_model_name(name)
         self.statusBar().showMessage(f"Imported model {name}", 5000)
 
-    def open_fine_tune_wizard(self) -> None:
-        """Part 2: opens the fine-tuning wizard (disabled until the trainer exists)."""
-        self.statusBar().showMessage("Fine-tuning arrives with the trainer", 5000)
+    def open_fine_tune_wizard(self) -> FineTuneWizard:
+        """Open the fine-tuning wizard (one at a time; it is not modal), starting from the current model and
+        device; the model it makes is added to the model list and selected."""
+        if self.fine_tune_wizard is not None:
+            self.fine_tune_wizard.show()
+            self.fine_tune_wizard.raise_()
+            self.fine_tune_wizard.activateWindow()
+            return self.fine_tune_wizard
+        wizard = FineTuneWizard(self.options_panel.model_combo.model_name(),
+                                self.options_panel.device_combo.spec(), self)
+        wizard.model_added.connect(self._on_model_imported)
+        wizard.finished.connect(lambda _result: self._forget_fine_tune_wizard(wizard))
+        self.fine_tune_wizard = wizard
+        wizard.show()
+        return wizard
+
+    def _forget_fine_tune_wizard(self, wizard: FineTuneWizard) -> None:
+        if self.fine_tune_wizard is wizard:
+            self.fine_tune_wizard = None
+            wizard.deleteLater()
 
     def show_about(self) -> None:
         AboutDialog(self.icon, self).exec()
@@ -379,6 +398,10 @@ class MainWindow(QMainWindow):
         if self.queue.busy and not self._shut_down and not self.confirm_quit():
             event.ignore()
             return
+        wizard = self.fine_tune_wizard
+        if wizard is not None and wizard.training_running and not self._shut_down and not wizard.confirm_stop():
+            event.ignore()
+            return
         self.shutdown()
         event.accept()
 
@@ -387,6 +410,8 @@ class MainWindow(QMainWindow):
         if self._shut_down:
             return
         self._shut_down = True
+        if self.fine_tune_wizard is not None:
+            self.fine_tune_wizard.shutdown()
         self.queue.shutdown()
         self.preview.wait_for_done()
         self.save_settings()

@@ -48,8 +48,7 @@ class WindowActions:
                                          "Import a model file (.safetensors, White-box .tflite, .pt)")
         self.remove_model = self._action("Remove model…", None, None, "Delete the selected user model")
         self.fine_tune = self._action("Fine-tune a model…", "Ctrl+T", None,
-                                      "Fine-tune a model on your own cartoons (arrives with the trainer)")
-        self.fine_tune.setEnabled(False)  # part 2: the wizard
+                                      "Teach a model the style of your own cartoons")
         self.about = self._action("About Cartoonizer", "F1", None, "Versions and model licences")
         self.quit = self._action("Quit", "Ctrl+Q", None, "Quit (a running job stops cleanly and stays queued)")
         self.recent_menu = QMenu("Recent folders", window)

@@ -80,6 +80,8 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None, *, emit: EventSin
     world_size = int(os.environ.get("WORLD_SIZE", 1))
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
     device = training_device(cfg.device, local_rank if distributed else None)
+    if device.type == "cpu":
+        torch.set_flush_denormal(True)  # denormal weights made CPU fine-tune steps ~8x slower (73 s vs 8.5 s)
     if distributed:
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     is_main = rank == 0

@@ -1,0 +1,160 @@
+"""What the wizard asks the trainer to do: a `FineTunePlan` (the user's choices) becomes the trainer's own
+`TrainConfig`, written as TOML into the run folder, and the `cartoonize-train finetune` arguments that run it.
+
+The wizard is a preset (STYLE.md §1): it starts from the trainer's bundled `finetune` preset (low constant LR, no
+pre-training) and overrides only what the pages ask for, through the trainer's own `apply_overrides`, so unknown
+keys and bad values fail here, with the trainer's message, before any process starts. The TOML file holds the
+whole resolved config, so a run can be resumed from a terminal with the command `resume_command` shows.
+"""
+from __future__ import annotations
+
+import importlib.resources
+import json
+import os
+import shlex
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.atomic_files import atomic_output
+from core.model_registry import bundled_models_dir, user_data_dir
+from trainer.config import TrainConfig, load_config
+
+PRESET = "finetune"
+CONFIG_FILE_NAME = "fine-tune.toml"
+SEGMENTERS_FOLDER = "segmenters"  # resources/models/segmenters/: training files the model list does not show
+RUNS_FOLDER = "runs"
+# Bai: foreground texture denser, background surface smoother (trainer.losses.DEFAULT_REGION_WEIGHTS); the two
+# sliders move one weight each, the others keep the trainer's defaults.
+FOREGROUND_DETAIL_KEY = "region_weights.foreground.texture"
+BACKGROUND_SMOOTHNESS_KEY = "region_weights.background.surface"
+REGION_WEIGHT_RANGE = (0.5, 3.0)
+
+
+@dataclass(frozen=True)
+class StepsPreset:
+    key: str
+    title: str
+    steps: int
+    hint: str
+
+
+# "standard" is the trainer's finetune preset; quick shows whether the style takes, thorough refines it.
+STEPS_PRESETS = (
+    StepsPreset("quick", "Quick", 500, "a first look: does the style take?"),
+    StepsPreset("standard", "Standard", 2000, "the recommended fine-tune"),
+    StepsPreset("thorough", "Thorough", 6000, "finer detail, closer to your cartoons"),
+)
+
+
+@dataclass(frozen=True)
+class FineTunePlan:
+    """The user's choices, as the pages collect them. Paths are absolute; `base_model` is a model file."""
+
+    base_model: Path
+    photos_dir: Path
+    cartoons_dir: Path
+    run_dir: Path
+    steps: int = 2000
+    crop_size_px: int = 256
+    device: str = "auto"
+    backbone: str = "vgg19"
+    segmenter_path: Path | None = None
+    foreground_detail: float = 1.5          # region weight of the texture term on people and subjects
+    background_smoothness: float = 1.5      # region weight of the surface term on backgrounds
+    extra_overrides: tuple[str, ...] = field(default_factory=tuple)  # key=value, as on the trainer's command line
+
+    def overrides(self) -> list[str]:
+        chosen = [f"base_model={self.base_model}", f"photos_dir={self.photos_dir}",
+                  f"cartoons_dir={self.cartoons_dir}", f"run_dir={self.run_dir}",
+                  f"adversarial_steps={self.steps}", f"crop_size={self.crop_size_px}", f"device={self.device}",
+                  f"backbone={self.backbone}"]
+        if self.segmenter_path is not None:  # without the semantic module there are no regions to weigh
+            chosen += [f"segmenter_path={self.segmenter_path}", f"{FOREGROUND_DETAIL_KEY}={self.foreground_detail}",
+                       f"{BACKGROUND_SMOOTHNESS_KEY}={self.background_smoothness}"]
+        return chosen + list(self.extra_overrides)
+
+    def train_config(self) -> TrainConfig:
+        """The trainer's config for this plan; raises trainer.config.ConfigError with the trainer's reason."""
+        return load_config(preset_file(), self.overrides())
+
+
+def parse_extra_overrides(text: str) -> tuple[str, ...]:
+    """`key=value` words as a shell splits them (quote values with spaces); raises ValueError on bad quoting."""
+    return tuple(shlex.split(text, posix=os.name != "nt"))
+
+
+def preset_default(key: str) -> Any:
+    """A value of the trainer's finetune preset (the crop size, the batch size …), for the pages' defaults."""
+    return getattr(load_config(preset_file()), key)
+
+
+def preset_file() -> Path:
+    """trainer/configs/finetune.toml, where trainer.cli.resolve_config_file finds presets (that module imports the
+    whole training loop, which the GUI does not need: the trainer runs in its own process)."""
+    return Path(str(importlib.resources.files("trainer") / "configs" / f"{PRESET}.toml"))
+
+
+def new_run_dir(now: float | None = None) -> Path:
+    """A new, not yet existing folder user_data_dir()/runs/<date-time>."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
+    root = user_data_dir() / RUNS_FOLDER
+    candidate, number = root / stamp, 1
+    while candidate.exists():
+        number += 1
+        candidate = root / f"{stamp}-{number}"
+    return candidate
+
+
+def write_config(cfg: TrainConfig, run_dir: Path) -> Path:
+    """The whole config as TOML in the run folder (atomic); `load_config` of it gives `cfg` back."""
+    lines = [f"# Written by the Cartoonizer fine-tuning wizard; resume with:\n# {resume_command(run_dir)}"]
+    for key, value in cfg.to_dict().items():
+        if value is not None:  # every optional field defaults to None
+            lines.append(f"{key} = {_toml_value(value)}")
+    path = run_dir / CONFIG_FILE_NAME
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_output(path) as temp:
+        temp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def trainer_arguments(config_file: Path, resume: bool = False) -> list[str]:
+    """`cartoonize-train` arguments (after the program) that run, or continue, the written config."""
+    return ["finetune", "--config", str(config_file), *(["--resume"] if resume else [])]
+
+
+def resume_command(run_dir: Path) -> str:
+    return shlex.join(["cartoonize-train", *trainer_arguments(run_dir / CONFIG_FILE_NAME, resume=True)])
+
+
+def bundled_segmenter() -> Path | None:
+    """The semantic module shipped with the app (resources/models/segmenters/, the first by name), if any."""
+    folder = bundled_models_dir() / SEGMENTERS_FOLDER
+    found = sorted(folder.glob("*.safetensors")) if folder.is_dir() else []
+    return found[0] if found else None
+
+
+def vgg19_weights_cached() -> bool:
+    """Whether torchvision's ImageNet VGG19 file (White-box's content features) is already downloaded."""
+    import torch
+    from torchvision.models import VGG19_Weights
+
+    name = VGG19_Weights.IMAGENET1K_V1.url.rsplit("/", 1)[-1]
+    return (Path(torch.hub.get_dir()) / "checkpoints" / name).is_file()
+
+
+def _toml_value(value: Any) -> str:
+    """TOML for the plain values of TrainConfig.to_dict(): JSON strings are TOML basic strings."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(str(k))} = {_toml_value(v)}" for k, v in value.items()) + "}"
+    raise TypeError(f"no TOML for {type(value).__name__}")

@@ -1,0 +1,257 @@
+"""The wizard's third page: runs the fine-tune in the trainer process and follows its events: progress, images/s,
+time left, a live loss plot and the latest sample grid. Stop asks the trainer to save a checkpoint and exit;
+Resume starts it again with --resume. A failed or crashed trainer leaves the app running and says why here, with
+the trainer's last messages.
+"""
+from __future__ import annotations
+
+import logging
+import shlex
+import statistics
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QUrl
+from PySide6.QtGui import QDesktopServices, QFontDatabase
+from PySide6.QtWidgets import (
+    QCheckBox, QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar, QPushButton, QSplitter, QVBoxLayout, QWidget,
+    QWizardPage,
+)
+
+from trainer.checkpoint import list_checkpoints
+
+from desktop_app.fine_tune_estimate import SpeedRecords, cost_from_rate, format_duration
+from desktop_app.fine_tune_plan import resume_command, trainer_arguments
+from desktop_app.fine_tune_process import Outcome, RunResult, TrainingProcess
+from desktop_app.fine_tune_sample_view import SampleView
+from desktop_app.fine_tune_loss_plot import LossPlot
+from desktop_app.fine_tune_session import FineTuneSession
+from desktop_app.settings_store import config_dir
+
+log = logging.getLogger("desktop_app.fine_tune")
+NOT_LOSSES = frozenset({"event", "step", "phase", "images_per_s", "eta_s"})
+LOG_LINES = 2000
+ERROR_STYLE = "color: #b3261e;"
+NOTE_STYLE = "color: palette(placeholder-text);"
+
+
+class TrainingPage(QWizardPage):
+    def __init__(self, session: FineTuneSession, trainer_command: list[str] | None = None,
+                 parent: QWidget | None = None):
+        super().__init__(parent)
+        self.session = session
+        self.setTitle("Training")
+        self.setSubTitle("Stop whenever you like: a checkpoint is saved, and Resume carries on from it. "
+                         "The main window stays usable meanwhile.")
+        self.process = TrainingProcess(trainer_command, self)
+        self.total_steps = 0
+        self.step = 0
+        self._rates: list[float] = []  # images/s of the adversarial log lines, for the speed records
+        self._logs_seen = 0
+
+        self.status_label = QLabel("Starting…")
+        self.status_label.setWordWrap(True)
+        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        font = self.status_label.font()
+        font.setPointSizeF(font.pointSizeF() * 1.15)
+        self.status_label.setFont(font)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setTextVisible(True)
+        self.step_label = QLabel()
+        self.speed_label = QLabel()
+        self.eta_label = QLabel()
+        stats = QHBoxLayout()
+        for label in (self.step_label, self.speed_label, self.eta_label):
+            stats.addWidget(label)
+            stats.addSpacing(18)
+        stats.addStretch(1)
+
+        self.plot = LossPlot()
+        self.log_scale_box = QCheckBox("Log scale")
+        self.log_scale_box.setChecked(self.plot.log_scale)
+        self.log_scale_box.toggled.connect(self.plot.set_log_scale)
+        plot_header = QHBoxLayout()
+        plot_header.addWidget(QLabel("<b>Losses</b>"))
+        plot_header.addWidget(QLabel("click a name to show or hide it", styleSheet=NOTE_STYLE), 1)
+        plot_header.addWidget(self.log_scale_box)
+        plot_area = QWidget()
+        plot_layout = QVBoxLayout(plot_area)
+        plot_layout.setContentsMargins(0, 0, 0, 0)
+        plot_layout.addLayout(plot_header)
+        plot_layout.addWidget(self.plot, 1)
+        self.sample_view = SampleView()
+        self.sample_caption = QLabel("<b>Latest sample</b>")
+        sample_area = QWidget()
+        sample_layout = QVBoxLayout(sample_area)
+        sample_layout.setContentsMargins(0, 0, 0, 0)
+        sample_layout.addWidget(self.sample_caption)
+        sample_layout.addWidget(self.sample_view, 1)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(plot_area)
+        self.splitter.addWidget(sample_area)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setChildrenCollapsible(False)
+
+        self.log_view = QPlainTextEdit()
+        self.log_view.setReadOnly(True)
+        self.log_view.setMaximumBlockCount(LOG_LINES)
+        self.log_view.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.log_view.setPlaceholderText("The trainer's messages appear here.")
+        self.log_view.setFixedHeight(90)
+
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Finish the current step, save a checkpoint and stop")
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.setToolTip("Continue from the last checkpoint")
+        self.folder_button = QPushButton("Open run folder")
+        self.folder_button.setToolTip("Checkpoints, sample grids and the trainer's config")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.stop_button)
+        buttons.addWidget(self.resume_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.folder_button)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.status_label)
+        layout.addWidget(self.progress)
+        layout.addLayout(stats)
+        layout.addWidget(self.splitter, 1)
+        layout.addWidget(self.log_view)
+        layout.addLayout(buttons)
+
+        self.stop_button.clicked.connect(self.stop)
+        self.resume_button.clicked.connect(self.resume)
+        self.folder_button.clicked.connect(
+            lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.session.run_dir))))
+        self.process.started.connect(lambda: self._set_status("The trainer is starting (loading the models)…"))
+        self.process.event.connect(self.handle_event)
+        self.process.stderr_line.connect(self._append_log)
+        self.process.garbage_line.connect(self._append_log)
+        self.process.finished.connect(self._on_finished)
+        self._update_buttons()
+
+    # --- control -------------------------------------------------------------------------------------------------
+    def initializePage(self) -> None:  # noqa: N802 - Qt's name
+        if not self.session.training_started:
+            self.start()
+
+    def isComplete(self) -> bool:  # noqa: N802 - Qt's name
+        return self.session.model_path is not None and not self.process.running
+
+    def start(self, resume: bool = False) -> None:
+        """Run the config the settings page wrote; `resume` continues the run folder's last checkpoint."""
+        if self.process.running or self.session.config_file is None:
+            return
+        self.session.training_started = True
+        self.session.model_path = None
+        self._set_status("Resuming…" if resume else "Starting the trainer…")
+        arguments = trainer_arguments(self.session.config_file, resume)  # the full command goes to the app's log
+        self._append_log("trainer started: " + shlex.join(arguments))
+        self.process.start(arguments, working_dir=self.session.run_dir)
+        self._update_buttons()
+        self.completeChanged.emit()
+
+    def stop(self) -> None:
+        if self.process.running:
+            self.process.stop()
+            self._set_status("Stopping: finishing the current step and saving a checkpoint…")
+            self._update_buttons()
+
+    def resume(self) -> None:
+        self.start(resume=self.has_checkpoint())
+
+    def has_checkpoint(self) -> bool:
+        return bool(list_checkpoints(self.session.run_dir))
+
+    # --- events --------------------------------------------------------------------------------------------------
+    def handle_event(self, event: dict) -> None:
+        """One trainer event (see trainer/loop.py): update the numbers, the plot, the sample or the log."""
+        kind = event.get("event")
+        if kind == "start":
+            self.total_steps = int(event.get("total_steps", 0))
+            self.step = int(event.get("step", 0))
+            self._logs_seen = 0
+            self.progress.setRange(0, max(1, self.total_steps))
+            self.progress.setValue(self.step)
+            self.step_label.setText(f"Step {self.step:,} of {self.total_steps:,}")
+            resumed = f", resumed at step {self.step:,}" if event.get("resumed_from") else ""
+            self._set_status(f"Training on {event.get('device', '?')}: {event.get('photos', '?')} photos, "
+                             f"{event.get('cartoons', '?')} cartoons{resumed}.")
+            self._append_log(f"training on {event.get('device')} ({event.get('precision')}), "
+                             f"step {self.step} of {self.total_steps}{resumed}")
+        elif kind == "log":
+            self._on_log(event)
+        elif kind == "sample":
+            self.session.last_sample = Path(event["path"])
+            self.sample_view.show_file(event["path"])
+            self.sample_caption.setText(f"<b>Latest sample</b>, step {int(event.get('step', self.step)):,}: "
+                                        "each row is a photo and its cartoon")
+        elif kind == "checkpoint":
+            self._append_log(f"checkpoint saved at step {event.get('step')}: {event.get('path')}")
+        elif kind == "stopped":
+            self._append_log(f"stopped at step {event.get('step')} ({event.get('reason')})")
+        elif kind == "done":
+            self.session.model_path = Path(event["model"])
+            self._append_log(f"model exported: {event['model']}")
+        elif kind == "error":
+            self._append_log(f"error: {event.get('message')}")
+
+    def _on_log(self, event: dict) -> None:
+        self.step = int(event.get("step", self.step))
+        self.session.last_log = dict(event)
+        self.progress.setValue(min(self.step, self.progress.maximum()))
+        self.step_label.setText(f"Step {self.step:,} of {self.total_steps:,}" + (
+            " (pre-training)" if event.get("phase") == "pretrain" else ""))
+        rate = event.get("images_per_s")
+        if isinstance(rate, (int, float)):
+            self.speed_label.setText(f"{rate:.3g} images/s")
+            if event.get("phase") == "train" and self._logs_seen:  # the first interval includes the set-up
+                self._rates.append(float(rate))
+        eta = event.get("eta_s")
+        if isinstance(eta, (int, float)):
+            self.eta_label.setText(f"{format_duration(eta)} left" if eta > 0 else "finishing")
+        self._logs_seen += 1
+        self.plot.add_point(self.step, {k: v for k, v in event.items() if k not in NOT_LOSSES})
+
+    def _on_finished(self, result: RunResult) -> None:
+        self._remember_speed()
+        if result.outcome == Outcome.DONE and self.session.model_path is not None:
+            self.progress.setValue(self.progress.maximum())
+            self.eta_label.setText("")
+            self._set_status("Done: the model is ready. Next, give it a name.")
+        else:
+            error = result.outcome in (Outcome.FAILED, Outcome.CRASHED)
+            hint = ""
+            if error:
+                hint = ("\nResume continues from the last checkpoint." if self.has_checkpoint()
+                        else "\nStart again tries once more from the beginning.")
+            self._set_status(result.message + hint, error=error)
+            self._append_log(f"to continue from a terminal: {resume_command(self.session.run_dir)}"
+                             if self.has_checkpoint() else "")
+        self._update_buttons()
+        self.completeChanged.emit()
+
+    def _remember_speed(self) -> None:
+        plan, name = self.session.plan, self.session.device_name
+        if self._rates and plan is not None and name:
+            SpeedRecords(config_dir()).remember(name, cost_from_rate(statistics.median(self._rates),
+                                                                     plan.crop_size_px))
+        self._rates.clear()
+
+    # --- display -------------------------------------------------------------------------------------------------
+    def _set_status(self, text: str, error: bool = False) -> None:
+        self.status_label.setText(text)
+        self.status_label.setStyleSheet(ERROR_STYLE if error else "")
+
+    def _append_log(self, line: str) -> None:
+        if line:
+            self.log_view.appendPlainText(line)
+
+    def _update_buttons(self) -> None:
+        running = self.process.running
+        finished_model = self.session.model_path is not None
+        self.stop_button.setEnabled(running and not self.process.stopping)
+        self.resume_button.setEnabled(not running and not finished_model and self.session.training_started)
+        self.resume_button.setText("Resume" if running or self.has_checkpoint() else "Start again")

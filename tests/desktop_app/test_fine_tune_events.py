@@ -1,0 +1,49 @@
+"""The trainer's stdout split into events: chunks that cut lines (and characters) anywhere, and lines that are
+not events."""
+from __future__ import annotations
+
+import json
+
+from desktop_app.fine_tune_events import MAX_LINE_BYTES, JsonLineReader, LineBuffer, parse_event
+
+LOG = {"event": "log", "step": 3, "phase": "train", "g_total": 0.75, "images_per_s": 5.2, "eta_s": 10.0}
+SAMPLE = {"event": "sample", "step": 3, "path": "/runs/été/samples/step_00000003.png"}
+
+
+def test_events_cut_into_arbitrary_chunks_come_out_whole():
+    stream = (json.dumps(LOG) + "\n" + json.dumps(SAMPLE, ensure_ascii=False) + "\n").encode("utf-8")
+    for size in (1, 2, 7, len(stream)):  # 1 and 2 split the two-byte "é" too
+        reader = JsonLineReader()
+        events = []
+        for start in range(0, len(stream), size):
+            events += reader.feed(stream[start:start + size])
+        assert events == [LOG, SAMPLE], size
+        assert reader.flush() == [] and reader.garbage == []
+
+
+def test_lines_that_are_not_events_are_kept_aside():
+    reader = JsonLineReader()
+    chunk = (b"Warning: something printed on stdout\n[1, 2]\n{\"step\": 3}\n{\"event\": 5}\n{not json\n\n"
+             + json.dumps(LOG).encode() + b"\r\n")
+    assert reader.feed(chunk) == [LOG]  # a CRLF line ending is fine too
+    assert reader.garbage == ["Warning: something printed on stdout", "[1, 2]", '{"step": 3}', '{"event": 5}',
+                              "{not json"]
+
+
+def test_a_last_line_without_newline_is_read_at_the_end():
+    reader = JsonLineReader()
+    assert reader.feed(json.dumps(LOG).encode()) == []
+    assert reader.flush() == [LOG]
+    assert reader.flush() == []
+
+
+def test_an_endless_line_is_dropped_not_hoarded():
+    buffer = LineBuffer()
+    assert buffer.feed(b"x" * (MAX_LINE_BYTES + 1)) == []
+    assert buffer.overlong == 1
+    assert buffer.feed(b"ok\n") == ["ok"]
+
+
+def test_parse_event_needs_an_object_with_an_event_name():
+    assert parse_event('{"event": "done", "model": "m.safetensors"}') == {"event": "done", "model": "m.safetensors"}
+    assert parse_event("null") is None and parse_event("") is None and parse_event('{"event": null}') is None
