@@ -21,12 +21,9 @@ from core.devices import DeviceError
 from core.model_file import ModelFileError
 from core.model_registry import default_model_name, load_model
 
-from desktop_app.job_options import VIDEO_ENGINE_READY, JobOptions
+from desktop_app.job_options import JobOptions
 
-try:  # the video engine is being merged
-    from core.video_io import VideoError, check_video_encoder, output_is_frame_folder
-except ImportError:  # pragma: no cover - depends on the engine build
-    VideoError = check_video_encoder = output_is_frame_folder = None
+from core.video_io import VideoError, check_video_encoder, output_is_frame_folder
 
 
 class NoModelError(Exception):
@@ -111,9 +108,7 @@ class BatchWorker(QRunnable):
 def _check_video_encoder(plan, batch_options) -> None:
     """As the CLI does: a missing video encoder (e.g. NVENC without an NVIDIA GPU) is one clear error before the
     batch, not one failure per video."""
-    if not VIDEO_ENGINE_READY:
-        return
-    encodes = any(getattr(item, "kind", "image") != "image"
+    encodes = any(item.kind != "image"
                   and not output_is_frame_folder(item.kind == "frames", batch_options.video) for item in plan.runnable)
     if encodes:
         check_video_encoder(batch_options.video.codec)
@@ -121,7 +116,7 @@ def _check_video_encoder(plan, batch_options) -> None:
 
 def _reason(exc: Exception) -> str:
     """Our own errors already read as sentences; anything else keeps its type so that it can be looked up."""
-    known = (NoModelError, DeviceError, ModelFileError) + ((VideoError,) if VideoError is not None else ())
+    known = (NoModelError, DeviceError, ModelFileError, VideoError)
     if isinstance(exc, known):
         return str(exc)
     return f"{exc.__class__.__name__}: {exc}"

@@ -10,19 +10,8 @@ from typing import Iterable
 
 from core.image_io import is_image_path
 
-try:  # the video engine is being merged; until then its suffix list and frame-folder rule live here
-    from core.video_io import is_video_path
-except ImportError:  # pragma: no cover - depends on the engine build
-    _VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v"})
-
-    def is_video_path(path: Path) -> bool:
-        return path.suffix.lower() in _VIDEO_SUFFIXES
-
-try:
-    from core.frame_sequence import find_frame_sequence
-except ImportError:  # pragma: no cover - depends on the engine build
-    def find_frame_sequence(folder: str | Path) -> None:
-        return None
+from core.frame_sequence import find_frame_sequence
+from core.video_io import is_video_path
 
 PHOTOS, VIDEO, FRAMES = "photos", "video", "frames"
 OUTPUT_SUFFIX = "_cartoon"

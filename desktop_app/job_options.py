@@ -12,12 +12,7 @@ from typing import Any
 
 from core.batch import BatchOptions
 
-try:  # the video engine is being merged; the GUI follows whichever engine it runs on
-    from core.video_io import VideoOptions
-except ImportError:  # pragma: no cover - depends on the engine build
-    VideoOptions = None
-
-VIDEO_ENGINE_READY = VideoOptions is not None and "video" in BatchOptions.__dataclass_fields__
+from core.video_io import VideoOptions
 
 OUTPUT_FORMATS = ("same", "png", "jpeg", "webp")
 VIDEO_CODECS = ("libx264", "h264_nvenc")
@@ -49,10 +44,9 @@ class JobOptions:
 
     def batch_options(self, output_dir: Path) -> BatchOptions:
         """The engine's options for this job, writing into `output_dir`."""
-        video = {"video": self.video_options()} if VIDEO_ENGINE_READY else {}
         return BatchOptions(output_dir=Path(output_dir), output_format=self.output_format, quality=self.quality,
                             existing="skip" if self.skip_existing else "overwrite", max_side=self.max_side_px,
-                            **video)
+                            video=self.video_options())
 
     def video_options(self) -> "VideoOptions":
         """The engine's video options (audio is always kept: the engine copies it untouched)."""

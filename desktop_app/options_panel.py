@@ -12,13 +12,11 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.device_combo import DeviceComboBox
-from desktop_app.job_options import VIDEO_ENGINE_READY, JobOptions
+from desktop_app.job_options import JobOptions
 from desktop_app.model_combo import ModelComboBox
 
 FORMAT_CHOICES = (("Same as input", "same"), ("PNG", "png"), ("JPEG", "jpeg"), ("WebP", "webp"))
 CODEC_CHOICES = (("H.264 (libx264, CPU)", "libx264"), ("H.264 (NVENC, NVIDIA GPU)", "h264_nvenc"))
-VIDEO_WAITING_TIP = ("Video jobs are being added to the engine: this setting is saved with your options and takes "
-                     "effect once the engine supports it.")
 KEEP_AUDIO_TIP = ("The engine always keeps the sound (copied untouched, never re-encoded); an option to drop it "
                   "is not there yet.")
 MIN_TILE_PX = 256
@@ -147,11 +145,6 @@ class OptionsPanel(QWidget):
         self.keep_audio_check.setEnabled(False)
         self.keep_audio_check.setToolTip(KEEP_AUDIO_TIP)
         self.video_widgets = (self.codec_combo, self.crf_spin, self.smoothing_check)
-        if not VIDEO_ENGINE_READY:
-            for widget in self.video_widgets:
-                widget.setEnabled(False)
-                widget.setToolTip(VIDEO_WAITING_TIP)
-            group.setToolTip(VIDEO_WAITING_TIP)
         return group
 
     def _connect_changes(self) -> None:

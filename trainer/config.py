@@ -99,18 +99,20 @@ class TrainConfig:
         return cls(**_checked_fields(cls, data, prefix=""))
 
 
+def read_toml_file(path: str | Path) -> dict[str, Any]:
+    """A TOML config file as a dict; a missing or malformed file is a ConfigError with the reason."""
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file {path} not found") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path.name} is not valid TOML: {exc}") from exc
+
+
 def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> TrainConfig:
     """A TrainConfig from an optional TOML file, then `key=value` overrides applied in order."""
-    data: dict[str, Any] = {}
-    if path is not None:
-        path = Path(path)
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise ConfigError(f"config file {path} not found") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path.name} is not valid TOML: {exc}") from exc
-    config = TrainConfig.from_dict(data)
+    config = TrainConfig.from_dict(read_toml_file(path) if path is not None else {})
     return apply_overrides(config, overrides)
 
 

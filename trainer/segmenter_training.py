@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-import tomllib
 import typing
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -30,7 +29,7 @@ from torch.utils.data import DataLoader, Dataset
 from core.cancel import CancelToken, Cancelled
 from core.devices import resolve_device
 from core.image_io import read_image
-from trainer.config import ConfigError, _checked_fields, _parse_override_value, _plain, _unknown_key_message
+from trainer.config import ConfigError, read_toml_file, _checked_fields, _parse_override_value, _plain, _unknown_key_message
 from trainer.data import ImageCropDataset, SampleKey, read_mask
 from trainer.loop import EventSink, StopRequest, print_json_event
 from trainer.semantic import (
@@ -89,16 +88,7 @@ class SegmenterTrainingConfig:
 def load_segmenter_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> SegmenterTrainingConfig:
     """A SegmenterTrainingConfig from an optional TOML file, then `key=value` overrides (dotted keys reach into
     `image_dirs` and `mask_dirs`: `image_dirs.selfies=data/selfies`)."""
-    data: dict[str, Any] = {}
-    if path is not None:
-        path = Path(path)
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise ConfigError(f"config file {path} not found") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path.name} is not valid TOML: {exc}") from exc
-    data = SegmenterTrainingConfig.from_dict(data).to_dict()
+    data = SegmenterTrainingConfig.from_dict(read_toml_file(path) if path is not None else {}).to_dict()
     hints = typing.get_type_hints(SegmenterTrainingConfig)
     for override in overrides:
         key, sep, raw = override.partition("=")

@@ -8,10 +8,9 @@ import pytest
 
 from desktop_app.job import JobStatus
 from desktop_app.job_inputs import FRAMES, VIDEO
-from desktop_app.job_options import VIDEO_ENGINE_READY, JobOptions
+from desktop_app.job_options import JobOptions
 from tests.desktop_app.conftest import TINY_MODEL_NAME, outputs_under, wait_for_status
 
-pytestmark = pytest.mark.skipif(not VIDEO_ENGINE_READY, reason="this engine build has no video support yet")
 CPU = JobOptions(model=TINY_MODEL_NAME, device="cpu")
 
 
