@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QComboBox, QWidget
 from core.devices import DeviceInfo, list_devices
 
 from desktop_app.function_worker import run_in_background
+from desktop_app.log_panel import details
 
 AUTO = "auto"
 log = logging.getLogger("desktop_app.devices")
@@ -30,7 +31,8 @@ class DeviceComboBox(QComboBox):
     def refresh(self) -> None:
         """Ask the engine for the machine's devices; the list fills when it answers."""
         run_in_background(list_devices, on_returned=self._fill,
-                          on_errored=lambda message, trace: log.error("could not list devices: %s\n%s", message, trace))
+                          on_errored=lambda message, trace: log.error("could not list devices: %s", message,
+                                                                      extra=details(trace)))
 
     def spec(self) -> str:
         """The chosen device; before the list has loaded, the one asked for (a saved choice survives start-up)."""

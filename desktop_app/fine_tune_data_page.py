@@ -22,6 +22,7 @@ from desktop_app.fine_tune_keyframe_worker import KeyframeWorker
 from desktop_app.fine_tune_session import FineTuneSession
 from desktop_app.fine_tune_thumbnails import ThumbnailStrip
 from desktop_app.function_worker import run_in_background
+from desktop_app.log_panel import details
 
 log = logging.getLogger("desktop_app.fine_tune")
 PROBLEM_STYLE = "color: #b3261e;"
@@ -213,7 +214,7 @@ class DataPage(QWizardPage):
             log.warning("no key-frames from %s: %s", video, reason)
 
     def _extract_failed(self, worker: KeyframeWorker, message: str, trace: str) -> None:
-        log.error("key-frame extraction failed: %s\n%s", message, trace.rstrip())
+        log.error("key-frame extraction failed: %s", message, extra=details(trace))
         self.problem_label.setText(f"Key-frames could not be extracted: {message}")
 
     def _extract_finished(self, worker: KeyframeWorker) -> None:

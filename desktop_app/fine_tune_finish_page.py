@@ -13,6 +13,7 @@ from core.model_registry import ModelEntry, import_model, list_models
 from desktop_app.fine_tune_sample_view import SampleView
 from desktop_app.fine_tune_session import FineTuneSession
 from desktop_app.function_worker import run_in_background
+from desktop_app.log_panel import details
 from desktop_app.model_library import suggested_model_name
 
 log = logging.getLogger("desktop_app.fine_tune")
@@ -129,7 +130,7 @@ class FinishPage(QWizardPage):
 
     def _import_failed(self, message: str, trace: str) -> None:
         self._importing = False
-        log.error("adding the fine-tuned model failed: %s\n%s", message, trace.rstrip())
+        log.error("adding the fine-tuned model failed: %s", message, extra=details(trace))
         self._update()
         self.problem_label.setText(f"The model could not be added: {message}")
 

@@ -10,11 +10,11 @@ import logging
 from pathlib import Path
 from typing import Iterable
 
-from PySide6.QtCore import QByteArray, Qt, QTimer, QUrl
+from PySide6.QtCore import QByteArray, QSignalBlocker, Qt, QTimer, QUrl
 from PySide6.QtGui import QCloseEvent, QDesktopServices, QDragEnterEvent, QDragLeaveEvent, QDropEvent, QIcon
 from PySide6.QtWidgets import (
-    QDockWidget, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QScrollArea, QSplitter, QToolButton,
-    QVBoxLayout, QWidget,
+    QDockWidget, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QScrollArea, QSlider, QSplitter,
+    QToolButton, QVBoxLayout, QWidget,
 )
 
 from desktop_app.about_dialog import AboutDialog
@@ -29,7 +29,8 @@ from desktop_app.log_panel import LogPanel
 from desktop_app.model_library import ModelLibrary
 from desktop_app.notice_bar import NoticeBar
 from desktop_app.options_panel import OptionsPanel
-from desktop_app.preview import PreviewController
+from desktop_app.job_inputs import FRAMES, VIDEO
+from desktop_app.preview import PreviewController, format_clock
 from desktop_app.queue_controller import RETRY_TILE_SIZE_PX, QueueController
 from desktop_app.settings_store import AppSettings, SettingsStore
 from desktop_app.window_actions import WindowActions
@@ -37,6 +38,8 @@ from desktop_app.window_actions import WindowActions
 log = logging.getLogger("desktop_app")
 SAVE_DELAY_MS = 1000
 DEFAULT_SIZE = (1280, 820)
+TIME_SLIDER_STEPS = 1000
+PREVIEW_HINT = "The preview uses the options on the left; drag the line to compare, wheel to zoom."
 
 
 class MainWindow(QMainWindow):
@@ -64,7 +67,8 @@ class MainWindow(QMainWindow):
         self.commands.build_menus(self.options_dock, self.log_dock)
         self.addToolBar(self.commands.build_toolbar())
         self.table.addActions(self.commands.job_actions())
-        for action in (self.commands.previous_picture, self.commands.next_picture):
+        for action in (self.commands.zoom_fit, self.commands.zoom_actual, self.commands.side_by_side,
+                       self.commands.previous_picture, self.commands.next_picture):
             button = QToolButton()
             button.setDefaultAction(action)
             button.setAutoRaise(True)
@@ -84,8 +88,16 @@ class MainWindow(QMainWindow):
         self.table = JobTableView()
         self.table.setModel(self.queue_model)
         self.preview_view = BeforeAfterView()
-        self.preview_caption = QLabel("The preview uses the options on the left; drag the line to compare.")
+        self.preview_caption = QLabel(PREVIEW_HINT)
         self.preview_caption.setStyleSheet("color: palette(placeholder-text);")
+        self.preview_caption.setMinimumWidth(80)
+        self.zoom_label = QLabel()
+        self.zoom_label.setStyleSheet("color: palette(placeholder-text);")
+        self.time_slider = QSlider(Qt.Orientation.Horizontal)
+        self.time_slider.setRange(0, TIME_SLIDER_STEPS)
+        self.time_slider.setToolTip("Which frame of the video to preview")
+        self.time_label = QLabel()
+        self.time_label.setMinimumWidth(self.time_label.fontMetrics().horizontalAdvance("0:00:00.0 of 0:00:00.0"))
 
         queue_area = QWidget()
         queue_layout = QVBoxLayout(queue_area)
@@ -97,8 +109,17 @@ class MainWindow(QMainWindow):
         preview_layout = QVBoxLayout(preview_area)
         preview_layout.setContentsMargins(8, 0, 8, 4)
         preview_layout.addWidget(self.preview_view, 1)
+        self.timeline = QWidget()
+        timeline_layout = QHBoxLayout(self.timeline)
+        timeline_layout.setContentsMargins(0, 0, 0, 0)
+        timeline_layout.addWidget(QLabel("Frame at"))
+        timeline_layout.addWidget(self.time_slider, 1)
+        timeline_layout.addWidget(self.time_label)
+        self.timeline.hide()
+        preview_layout.addWidget(self.timeline)
         self.preview_caption_row = QHBoxLayout()
         self.preview_caption_row.addWidget(self.preview_caption, 1)
+        self.preview_caption_row.addWidget(self.zoom_label)
         preview_layout.addLayout(self.preview_caption_row)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(queue_area)
@@ -166,7 +187,13 @@ class MainWindow(QMainWindow):
         self.options_panel.import_model_requested.connect(self.ask_import_model)
         self.options_panel.remove_model_requested.connect(self.ask_remove_model)
         self.preview.rendered.connect(self._show_preview)
-        self.preview.message.connect(self.preview_view.set_message)
+        self.preview.message.connect(self._show_preview_message)
+        self.preview.position_changed.connect(self._show_preview_position)
+        self.time_slider.valueChanged.connect(lambda value: self.preview.set_position(value / TIME_SLIDER_STEPS))
+        self.preview_view.zoom_changed.connect(self._show_zoom)
+        commands.zoom_fit.triggered.connect(self.preview_view.fit)
+        commands.zoom_actual.triggered.connect(lambda: self.preview_view.zoom_to(1.0))
+        commands.side_by_side.toggled.connect(self.preview_view.set_side_by_side)
         self.models.imported.connect(self._on_model_imported)
         self.models.removed.connect(lambda _name: self.options_panel.model_combo.refresh())
         self.models.failed.connect(lambda message: self.notice_bar.show_notice(message, level="error"))
@@ -306,6 +333,8 @@ class MainWindow(QMainWindow):
     # --- reactions -----------------------------------------------------------------------------------------
     def _on_selection_changed(self, *_args) -> None:
         jobs = self.selected_jobs()
+        self.timeline.setVisible(bool(jobs) and jobs[0].kind in (VIDEO, FRAMES))
+        self.time_label.setText("")
         self.preview.show_job(jobs[0] if jobs else None, self.options_panel.options())
         self._update_actions()
 
@@ -319,6 +348,25 @@ class MainWindow(QMainWindow):
     def _show_preview(self, before, after, caption: str) -> None:
         self.preview_view.set_images(before, after)
         self.preview_caption.setText(caption)
+        self.preview_caption.setToolTip(caption)
+        result = self.preview.last_result
+        if result is not None and result.time_s is not None:
+            length = f" of {format_clock(result.duration_s)}" if result.duration_s else ""
+            self.time_label.setText(format_clock(result.time_s) + length)
+
+    def _show_preview_message(self, text: str, keep_images: bool) -> None:
+        """A message over the pictures (rendering), or instead of them: then the caption no longer names them."""
+        self.preview_view.set_message(text, keep_images)
+        if not keep_images:
+            self.preview_caption.setText(PREVIEW_HINT)
+            self.preview_caption.setToolTip("")
+
+    def _show_preview_position(self, fraction: float) -> None:
+        with QSignalBlocker(self.time_slider):
+            self.time_slider.setValue(round(fraction * TIME_SLIDER_STEPS))
+
+    def _show_zoom(self, zoom: float, fit: bool) -> None:
+        self.zoom_label.setText(f"{zoom * 100:.0f} %" + (" (fit)" if fit else ""))
 
     def _on_job_finished(self, job_id: int) -> None:
         job = self.queue_model.job_by_id(job_id)

@@ -13,6 +13,7 @@ from core.model_file import ModelFileError
 from core.model_registry import ModelEntry, import_model, remove_model
 
 from desktop_app.function_worker import run_in_background
+from desktop_app.log_panel import details
 
 log = logging.getLogger("desktop_app.models")
 IMPORT_FILTER = "Model files (*.safetensors *.tflite *.pt *.pth);;All files (*)"
@@ -77,7 +78,7 @@ class ModelLibrary(QObject):
 
     def _import_failed(self, message: str, trace: str) -> None:
         self._set_busy(False)
-        log.error("model import failed: %s\n%s", message, trace.rstrip())
+        log.error("model import failed: %s", message, extra=details(trace))
         self.failed.emit(message)
 
     def _set_busy(self, busy: bool) -> None:

@@ -1,12 +1,15 @@
-"""The preview: the selected job's first photo (or frame) and its cartoon, rendered on a worker with the current
-model and options, downscaled so that it answers in a moment even for big photos.
+"""The preview: a picture of the selected job and its cartoon, rendered on a worker with the current model and
+options, downscaled so that it answers in a moment even for big photos. A photo job shows its photos one at a time
+(previous/next); a video or frame-folder job shows the frame at a position of its timeline (the time slider).
 
 Requests are coalesced: a newer request cancels the render in progress (the engine stops at its next tile) and
-results of stale requests are dropped. The worker keeps the decoded photo and the loaded model between renders, so
-moving the strength slider does not reload either.
+results of stale requests are dropped. The worker keeps the decoded picture and the loaded model between renders, so
+moving the strength slider does not reload either. An unreadable photo is passed over (one line in the log) and the
+next readable one is shown.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -22,21 +25,25 @@ from PySide6.QtGui import QImage
 from core.batch import BatchOptions, plan_batch
 from core.cancel import CancelToken, Cancelled
 from core.cartoonizer import Cartoonizer
-from core.image_io import LoadedImage, downscale_to_max_side, is_image_path, read_image
+from core.image_io import ImageReadError, LoadedImage, downscale_to_max_side, is_image_path, read_image
 from core.model_file import CartoonModel
 from core.model_registry import default_model_name, load_model, resolve_model_path
+from core.video_frame import read_video_frame
+from core.video_io import DEFAULT_FRAME_FOLDER_FPS, VideoReadError
 
 from desktop_app.job import Job
-from desktop_app.job_inputs import VIDEO, find_frame_sequence
+from desktop_app.job_inputs import FRAMES, VIDEO, find_frame_sequence
 from desktop_app.job_options import JobOptions
+from desktop_app.log_panel import details
 
 PREVIEW_MAX_SIDE_PX = 720
 DEBOUNCE_MS = 250
+FRAME_FOLDER_FPS = float(DEFAULT_FRAME_FOLDER_FPS)  # the rate the engine gives a frame folder's video
 log = logging.getLogger("desktop_app.preview")
 
 
 class PreviewUnavailable(Exception):
-    """This job has nothing to preview yet (e.g. a video before the engine can read single frames)."""
+    """This job has nothing to preview (no readable picture, no model)."""
 
 
 @dataclass(frozen=True)
@@ -46,7 +53,9 @@ class PreviewRequest:
     kind: str
     output_dir: Path
     options: JobOptions
-    picture_index: int = 0          # which of the job's pictures; wraps around
+    picture_index: int = 0          # which of a photo job's pictures; wraps around
+    direction: int = 1              # where to look for a readable picture when this one is not (+1 or −1)
+    position: float = 0.0           # where on a video's or frame folder's timeline, in [0, 1]
 
 
 @dataclass(frozen=True)
@@ -55,16 +64,32 @@ class PreviewResult:
     before: QImage
     after: QImage
     source: Path
-    picture_index: int              # in [0, picture_count)
+    picture_index: int              # in [0, picture_count); a video's frames are not counted (0 of 1)
     picture_count: int
     seconds: float
+    time_s: float | None = None     # a video frame's time, or a frame's time at the engine's default rate
+    duration_s: float | None = None
+
+    def caption(self) -> str:
+        size = f"{self.after.width()}×{self.after.height()} preview · {self.seconds:.1f} s"
+        if self.time_s is not None and self.picture_count <= 1:
+            length = f" of {format_clock(self.duration_s)}" if self.duration_s else ""
+            return f"{self.source.name} at {format_clock(self.time_s)}{length} · {size}"
+        return f"{self.source.name} ({self.picture_index + 1} of {self.picture_count}) · {size}"
+
+
+def format_clock(seconds: float | None) -> str:
+    """0:03.2, 1:02:03.0: a video position as players show it, to a tenth of a second."""
+    tenths = round(max(0.0, seconds or 0.0) * 10)
+    minutes, tenth_seconds = divmod(tenths, 600)
+    hours, minutes = divmod(minutes, 60)
+    clock = f"{minutes:d}:{tenth_seconds / 10:04.1f}"
+    return f"{hours:d}:{minutes:02d}:{tenth_seconds / 10:04.1f}" if hours else clock
 
 
 def preview_pictures(inputs: tuple[Path, ...], kind: str, output_dir: Path) -> list[Path]:
-    """The pictures a job's preview can show, in the engine's order: its photos as the batch would plan them, or
-    the frames of a frame folder."""
-    if kind == VIDEO:
-        raise PreviewUnavailable("Video preview arrives with the video engine")
+    """The pictures a photo or frame-folder job's preview can show, in the engine's order: its photos as the batch
+    would plan them, or the frames of a frame folder."""
     pictures: list[Path] = []
     for item in plan_batch(list(inputs), BatchOptions(output_dir)).runnable:
         source = Path(item.source)
@@ -82,16 +107,61 @@ class _RenderCache:
     """What the preview worker keeps between renders; used from the preview pool's single thread only."""
 
     def __init__(self) -> None:
-        self.source: tuple[Path, float] | None = None
+        self.source: tuple[Path, float, float | None] | None = None
         self.image: LoadedImage | None = None
+        self.time_s: float | None = None
+        self.duration_s: float | None = None
         self.model_key: tuple[Path, float] | None = None
         self.model: CartoonModel | None = None
+        self.video_lengths: dict[Path, float | None] = {}
+        self.unreadable: dict[Path, tuple[float, str]] = {}  # files that failed to load: mtime, reason (logged once)
 
     def photo(self, path: Path) -> LoadedImage:
-        key = (path, path.stat().st_mtime)
-        if key != self.source:
-            self.image, self.source = read_image(path), key
+        if self._known_unreadable(path):
+            raise ImageReadError(self._known_unreadable(path))
+        try:
+            key = (path, path.stat().st_mtime, None)
+            if key != self.source:
+                self.image, self.source = read_image(path), key
+        except (ImageReadError, OSError) as exc:
+            self._remember_unreadable(path, exc)
+            log.warning("preview: %s cannot be read (%s); showing the next photo", path.name, exc)
+            raise ImageReadError(str(exc)) from exc
         return self.image
+
+    def video_frame(self, path: Path, position: float) -> LoadedImage:
+        """The frame at `position` of the video's length (its first frame while the length is not known)."""
+        length = self.video_lengths.get(path)
+        wanted_s = position * length if length else 0.0
+        if self._known_unreadable(path):
+            raise VideoReadError(self._known_unreadable(path))
+        try:
+            key = (path, path.stat().st_mtime, wanted_s)
+            if key == self.source:
+                return self.image
+            frame = read_video_frame(path, wanted_s, max_side=PREVIEW_MAX_SIDE_PX)
+            self.video_lengths[path] = frame.duration_s
+            if frame.duration_s and position > 0 and not length:  # now that the length is known
+                frame = read_video_frame(path, position * frame.duration_s, max_side=PREVIEW_MAX_SIDE_PX)
+        except (VideoReadError, OSError) as exc:
+            self._remember_unreadable(path, exc)
+            log.warning("preview: %s cannot be read: %s", path.name, exc)
+            raise VideoReadError(str(exc)) from exc
+        self.image = LoadedImage(frame.rgb.astype(np.float32) / 255.0)
+        self.time_s, self.duration_s, self.source = frame.time_s, frame.duration_s, key
+        return self.image
+
+    def _known_unreadable(self, path: Path) -> str | None:
+        """Why `path` failed to load last time, unless it changed since."""
+        known = self.unreadable.get(path)
+        with contextlib.suppress(OSError):
+            if known is not None and known[0] == path.stat().st_mtime:
+                return known[1]
+        return None
+
+    def _remember_unreadable(self, path: Path, exc: Exception) -> None:
+        with contextlib.suppress(OSError):
+            self.unreadable[path] = (path.stat().st_mtime, str(exc))
 
     def cartoon_model(self, name: str) -> CartoonModel:
         path = resolve_model_path(name)
@@ -106,20 +176,54 @@ def render_preview(request: PreviewRequest, cache: _RenderCache, cancel: CancelT
     device, tiles and strength. Raises Cancelled when a newer request came in."""
     started = time.perf_counter()
     options = request.options
-    pictures = preview_pictures(request.inputs, request.kind, request.output_dir)
-    index = request.picture_index % len(pictures)
-    source = pictures[index]
-    image = downscale_to_max_side(cache.photo(source), options.max_side_px)
+    time_s = duration_s = None
+    if request.kind == VIDEO:
+        source, index, count = request.inputs[0], 0, 1
+        try:
+            image = cache.video_frame(source, request.position)
+        except VideoReadError as exc:
+            raise PreviewUnavailable(f"Cannot preview {source.name}: {exc}") from exc
+        time_s, duration_s = cache.time_s, cache.duration_s
+    else:
+        pictures = preview_pictures(request.inputs, request.kind, request.output_dir)
+        count = len(pictures)
+        if request.kind == FRAMES:
+            index = round(min(1.0, max(0.0, request.position)) * (count - 1))
+        else:
+            index = request.picture_index % count
+        index, image = _first_readable(pictures, index, request.direction, cache, cancel)
+        source = pictures[index]
+        if request.kind == FRAMES:
+            time_s, duration_s = index / FRAME_FOLDER_FPS, count / FRAME_FOLDER_FPS
+    image = downscale_to_max_side(image, options.max_side_px)
     image = downscale_to_max_side(image, PREVIEW_MAX_SIDE_PX)
     cancel.raise_if_cancelled()
+    cartoon = preview_cartoonizer(options, cache).cartoonize(image.rgb, cancel)
+    return PreviewResult(request.generation, _to_qimage(image.rgb), _to_qimage(cartoon), source, index, count,
+                         time.perf_counter() - started, time_s, duration_s)
+
+
+def preview_cartoonizer(options: JobOptions, cache: _RenderCache) -> Cartoonizer:
+    """The engine set up as the batch will be for these options (model, device, precision, tiles, strength)."""
     model_name = options.model or default_model_name()
     if model_name is None:
         raise PreviewUnavailable("No model installed: import one to see a preview")
-    cartoonizer = Cartoonizer(cache.cartoon_model(model_name), options.device, options.precision,
-                              tile_size=options.tile_size_px, strength=options.strength)
-    cartoon = cartoonizer.cartoonize(image.rgb, cancel)
-    return PreviewResult(request.generation, _to_qimage(image.rgb), _to_qimage(cartoon), source, index,
-                         len(pictures), time.perf_counter() - started)
+    return Cartoonizer(cache.cartoon_model(model_name), options.device, options.precision,
+                       tile_size=options.tile_size_px, strength=options.strength)
+
+
+def _first_readable(pictures: list[Path], index: int, direction: int, cache: _RenderCache,
+                    cancel: CancelToken) -> tuple[int, LoadedImage]:
+    """The picture at `index`, or the next readable one in `direction` (the cache logs each unreadable one once)."""
+    step = -1 if direction < 0 else 1
+    for offset in range(len(pictures)):
+        cancel.raise_if_cancelled()
+        candidate = (index + step * offset) % len(pictures)
+        try:
+            return candidate, cache.photo(pictures[candidate])
+        except ImageReadError:
+            continue
+    raise PreviewUnavailable("Nothing to preview: none of this job's pictures can be read (see the log)")
 
 
 def _to_qimage(rgb: np.ndarray) -> QImage:
@@ -162,6 +266,7 @@ class PreviewController(QObject):
 
     rendered = Signal(QImage, QImage, str)     # before, after, caption
     message = Signal(str, bool)                # text, whether the last pictures stay visible under it
+    position_changed = Signal(float)           # where on the timeline the shown frame is, in [0, 1]
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -178,18 +283,27 @@ class PreviewController(QObject):
         self._pending: tuple[Job | None, JobOptions] | None = None
         self._shown: tuple[Job | None, JobOptions] = (None, JobOptions())
         self._picture_index = 0
+        self._direction = 1
+        self._position = 0.0
+        self._keep_pictures = False  # while re-rendering the same job, its last pictures stay under "Rendering…"
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(DEBOUNCE_MS)
         self._debounce.timeout.connect(self._submit)
         self.last_result: PreviewResult | None = None
 
+    @property
+    def position(self) -> float:
+        return self._position
+
     def show_job(self, job: Job | None, options: JobOptions, immediately: bool = False) -> None:
         """Preview `job` (None clears) with `options`; quick successive calls render once. Another job starts
-        at its first picture; the same job keeps the picture being shown."""
+        at its first picture (or frame); the same job keeps the picture being shown."""
         if job is not self._shown[0]:
-            self._picture_index = 0
+            self._picture_index, self._direction, self._position = 0, 1, 0.0
+            self._keep_pictures = False
             self.last_result = None
+            self.position_changed.emit(0.0)
         self._pending = self._shown = (job, options)
         if immediately:
             self._debounce.stop()
@@ -197,11 +311,34 @@ class PreviewController(QObject):
         else:
             self._debounce.start()
 
-    def step_picture(self, offset: int) -> None:
-        """Show the next (+1) or previous (−1) picture of the job being previewed."""
-        if self._shown[0] is None:
+    def set_position(self, fraction: float) -> None:
+        """Show the frame at `fraction` of a video's or frame folder's timeline (the time slider)."""
+        fraction = min(1.0, max(0.0, fraction))
+        if self._shown[0] is None or fraction == self._position:
             return
-        self._picture_index += offset
+        self._position = fraction
+        self._pending = self._shown
+        self._debounce.start()
+
+    def step_picture(self, offset: int) -> None:
+        """Show the next (+1) or previous (−1) picture of the job being previewed: a photo, a frame of a frame
+        folder, or a video one second on or back."""
+        job = self._shown[0]
+        if job is None:
+            return
+        if job.kind in (VIDEO, FRAMES):
+            result = self.last_result
+            if result is not None and job.kind == FRAMES and result.picture_count > 1:
+                step = 1 / (result.picture_count - 1)
+            elif result is not None and result.duration_s:
+                step = 1 / result.duration_s
+            else:
+                step = 0.05
+            self._position = min(1.0, max(0.0, self._position + offset * step))
+            self.position_changed.emit(self._position)
+        else:
+            self._picture_index += offset
+            self._direction = 1 if offset >= 0 else -1
         self._pending = self._shown
         self._debounce.stop()
         self._submit()
@@ -229,8 +366,8 @@ class PreviewController(QObject):
             return
         self._cancel = CancelToken()
         request = PreviewRequest(generation, tuple(job.inputs), job.kind, job.output_dir, options,
-                                 self._picture_index)
-        self.message.emit("Rendering preview…", True)
+                                 self._picture_index, self._direction, self._position)
+        self.message.emit("Rendering preview…", self._keep_pictures)
         self._pool.start(_PreviewRun(request, self._cache, self._cancel, self._latest, self._signals))
 
     def _on_rendered(self, result: PreviewResult) -> None:
@@ -238,15 +375,16 @@ class PreviewController(QObject):
             return
         self.last_result = result
         self._picture_index = result.picture_index
-        caption = f"{result.source.name} ({result.picture_index + 1} of {result.picture_count}) · " \
-                  f"{result.after.width()}×{result.after.height()} preview · {result.seconds:.1f} s"
-        self.rendered.emit(result.before, result.after, caption)
+        self._keep_pictures = True
+        self.rendered.emit(result.before, result.after, result.caption())
 
     def _on_unavailable(self, generation: int, text: str) -> None:
         if generation == self._latest():
+            self._keep_pictures = False
             self.message.emit(text, False)
 
     def _on_failed(self, generation: int, text: str, trace: str) -> None:
-        log.error("preview failed: %s\n%s", text, trace.rstrip())
+        log.error("preview failed: %s", text, extra=details(trace))
         if generation == self._latest():
+            self._keep_pictures = False
             self.message.emit(f"Preview failed: {text}", False)

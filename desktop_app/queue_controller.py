@@ -21,6 +21,7 @@ from desktop_app.job import ACTIVE_STATUSES, FINISHED_STATUSES, Job, JobStatus, 
 from desktop_app.job_inputs import group_into_jobs, output_dir_for
 from desktop_app.job_options import JobOptions
 from desktop_app.job_queue_model import JobQueueModel, display_path
+from desktop_app.log_panel import details
 
 log = logging.getLogger("desktop_app.queue")
 RETRY_TILE_SIZE_PX = 512
@@ -276,7 +277,7 @@ class QueueController(QObject):
 
     def _on_errored(self, job_id: int, message: str, trace: str) -> None:
         job = self.model.job_by_id(job_id)
-        log.error("%s could not run: %s\n%s", job.title if job else job_id, message, trace.rstrip())
+        log.error("%s could not run: %s", job.title if job else job_id, message, extra=details(trace))
         if job is not None:
             job.status, job.error, job.eta_s, job.current_item = JobStatus.FAILED, message, None, ""
             self.model.job_changed(job_id)

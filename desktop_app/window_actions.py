@@ -42,8 +42,15 @@ class WindowActions:
         self.set_output = self._action("Set output folder…", None, None, "Choose where the selected waiting jobs write")
         self.remove_finished = self._action("Remove finished", None, None, "Remove the jobs that are done")
         self.previous_picture = self._action("Previous photo", "Alt+Left", SP.SP_ArrowLeft,
-                                             "Preview the job's previous photo")
-        self.next_picture = self._action("Next photo", "Alt+Right", SP.SP_ArrowRight, "Preview the job's next photo")
+                                             "Preview the job's previous photo (a video: 1 s back)")
+        self.next_picture = self._action("Next photo", "Alt+Right", SP.SP_ArrowRight,
+                                         "Preview the job's next photo (a video: 1 s on)")
+        self.zoom_fit = self._action("Fit the preview", "Ctrl+0", None, "Show the whole picture in the preview")
+        self.zoom_actual = self._action("Preview at 1:1", "Ctrl+1", None,
+                                        "One preview pixel per screen pixel (the wheel zooms further)")
+        self.side_by_side = self._action("Side by side", "Ctrl+B", None,
+                                         "Before and after next to each other instead of the split line")
+        self.side_by_side.setCheckable(True)
         self.import_model = self._action("Import model…", "Ctrl+I", None,
                                          "Import a model file (.safetensors, White-box .tflite, .pt)")
         self.remove_model = self._action("Remove model…", None, None, "Delete the selected user model")
@@ -89,7 +96,11 @@ class WindowActions:
         menu.addMenu("&Tools").addAction(self.fine_tune)
         toggle_log = log_dock.toggleViewAction()
         toggle_log.setShortcut(QKeySequence("Ctrl+L"))
-        menu.addMenu("&View").addActions([options_dock.toggleViewAction(), toggle_log])
+        view_menu = menu.addMenu("&View")
+        view_menu.addActions([options_dock.toggleViewAction(), toggle_log])
+        view_menu.addSeparator()
+        view_menu.addActions([self.zoom_fit, self.zoom_actual, self.side_by_side])
+        self.view_menu = view_menu
         menu.addMenu("&Help").addAction(self.about)
 
     def build_toolbar(self) -> QToolBar:
