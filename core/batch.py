@@ -10,7 +10,10 @@ is reported with its reason and the batch goes on; a cancel leaves no partial fi
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import stat
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -22,10 +25,15 @@ from core.cancel import CancelToken, Cancelled
 from core.cartoonizer import Cartoonizer
 from core.frame_sequence import find_frame_sequence, remove_stale_partial_folders
 from core.image_io import (
-    DEFAULT_MAX_PIXELS, OUTPUT_FORMATS, ImageReadError, LoadedImage, downscale_to_max_side, is_image_path,
-    output_format_for, read_image, write_image,
+    DEFAULT_MAX_PIXELS, OUTPUT_FORMATS, ImageReadError, LoadedImage, downscale_to_max_side, image_is_ours,
+    is_image_path, output_format_for, read_image, write_image,
 )
-from core.video_io import VideoError, VideoOptions, cartoonize_video, is_video_path, video_destination
+from core.output_names import (
+    DEFAULT_NAME_PATTERN, NamePatternError, check_name_pattern, keeps_names_apart, renamed,
+)
+from core.video_io import (
+    VideoError, VideoOptions, cartoonize_video, is_video_path, video_destination, video_is_ours,
+)
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,7 @@ class BatchOptions:
     max_side: int | None = None
     max_pixels: int = DEFAULT_MAX_PIXELS
     video: VideoOptions = VideoOptions()
+    name_pattern: str = DEFAULT_NAME_PATTERN  # output stem from the input's: "{stem}", "{stem}_cartoon", …
 
 
 @dataclass(frozen=True)
@@ -51,7 +60,8 @@ class BatchItem:
     destination: Path
     relative: Path
     refusal: str | None = None       # why planning already refused it (reported as a failure when run)
-    kind: str = "image"
+    kind: str = "image"              # image | video | frames | other (an entry that is only named)
+    skip_reason: str | None = None   # why it is skipped without work (reported as skipped, with this note)
 
 
 @dataclass
@@ -60,7 +70,7 @@ class BatchPlan:
 
     @property
     def runnable(self) -> list[BatchItem]:
-        return [item for item in self.items if item.refusal is None]
+        return [item for item in self.items if item.refusal is None and item.skip_reason is None]
 
 
 @dataclass(frozen=True)
@@ -149,20 +159,62 @@ BatchEvent = BatchStarted | ItemStarted | TileProgress | FrameProgress | ItemFin
 
 
 # --- planning ----------------------------------------------------------------------------------------------------
+class BatchRequestError(ValueError):
+    """A batch that must not start (a usage error): the output folder is a file, lies under a file, or is an input
+    folder while the name pattern keeps the inputs' names; the message says what to change."""
+
+
+def check_request(inputs: Sequence[str | Path], options: BatchOptions) -> None:
+    """Refuse a batch that cannot be right before any work is done: BatchRequestError with the reason."""
+    try:
+        check_name_pattern(options.name_pattern)
+    except NamePatternError as exc:
+        raise BatchRequestError(str(exc)) from None
+    output_dir = Path(options.output_dir).expanduser().absolute()
+    for folder in (output_dir, *output_dir.parents):
+        if folder.exists() or folder.is_symlink():
+            if not folder.is_dir():
+                where = "is" if folder == output_dir else f"lies under {folder}, which is"
+                raise BatchRequestError(f"the output folder {output_dir} {where} not a folder (a file?)")
+            break
+    if keeps_names_apart(options.name_pattern):
+        return
+    resolved_output = output_dir.resolve()
+    for raw in inputs:
+        path = Path(raw).expanduser().absolute()
+        with contextlib.suppress(OSError, RuntimeError):  # broken inputs are reported per item
+            folder = path.resolve() if path.is_dir() else path.resolve().parent
+            if folder == resolved_output:
+                raise BatchRequestError(
+                    f"the output folder {output_dir} is also the folder of input {path}: outputs would take the "
+                    "inputs' names; choose another output folder, or a name pattern such as {stem}_cartoon "
+                    "(--name-pattern) so that they can sit side by side")
+
+
 def plan_batch(inputs: Sequence[str | Path], options: BatchOptions) -> BatchPlan:
     """Expand files and folders (recursively) into items; a folder's photos and videos keep their path relative to
-    it, and a numbered-frame folder (the input itself or one below it) becomes one item."""
-    output_dir = Path(options.output_dir).resolve()
+    it. Every entry of a walked folder becomes an item: media to cartoonize, or a file named with the reason it is
+    skipped or cannot be read. Raises BatchRequestError (see `check_request`)."""
+    check_request(inputs, options)
+    output_dir = Path(options.output_dir).expanduser().resolve()
     plan = BatchPlan(items=[])
     sources: list[tuple[Path, Path, str]] = []  # (file or frame folder, relative path, kind)
+    unusable: list[BatchItem] = []
     for raw in inputs:
-        path = Path(raw).expanduser().resolve()
+        given = Path(raw).expanduser().absolute()
+        problem = unusable_path_reason(given)
+        if problem is not None:
+            unusable.append(BatchItem(given, given, Path(given.name), problem))
+            continue
+        path = given.resolve()
         if path.is_dir():
-            sources.extend(_media_under(path, skip=output_dir))
-        elif path.is_file():
-            sources.append((path, Path(path.name), "video" if is_video_path(path) else "image"))
-        else:
-            plan.items.append(BatchItem(path, path, Path(path.name), "no such file or folder"))
+            found, named = _media_under(path, output_dir, options)
+            sources.extend(found)
+            unusable.extend(named)
+        elif is_video_path(path):
+            sources.append((path, Path(path.name), "video"))
+        else:  # named directly: read as a picture whatever its suffix (the reader says if it is not one)
+            sources.append((path, Path(path.name), "image"))
     input_paths = {source for source, _, _ in sources}
     claimed: dict[Path, Path] = {}
     for source, relative, kind in sources:
@@ -174,39 +226,93 @@ def plan_batch(inputs: Sequence[str | Path], options: BatchOptions) -> BatchPlan
             refusal = f"its output {destination} is already the output of {claimed[destination]}"
         claimed.setdefault(destination, source)
         plan.items.append(BatchItem(source, destination, relative, refusal, kind))
+    plan.items.extend(unusable)
     return plan
 
 
+def unusable_path_reason(path: Path) -> str | None:
+    """Why `path` (as given, not resolved) cannot be an input: missing, a symlink loop, a broken symlink, a FIFO or
+    other special file; None when it is a regular file or a folder."""
+    try:
+        path.resolve(strict=False)
+    except (RuntimeError, OSError):
+        return "symbolic link loop (the link points back at itself)"
+    if path.is_symlink() and not path.exists():
+        try:
+            target = os.readlink(path)
+        except OSError:
+            target = "?"
+        return f"broken symbolic link: its target {target} does not exist"
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "no such file or folder"
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    if stat.S_ISDIR(mode) or stat.S_ISREG(mode):
+        return None
+    kind = "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+    return f"not a regular file: {kind}"
+
+
 def _relative_destination(source: Path, relative: Path, kind: str, options: BatchOptions) -> Path:
+    named = renamed(relative, options.name_pattern, is_folder=kind == "frames")
     if kind == "image":
-        return relative.with_suffix(OUTPUT_FORMATS[output_format_for(source, options.output_format)])
-    return video_destination(relative, kind == "frames", options.video)
+        return named.with_suffix(OUTPUT_FORMATS[output_format_for(source, options.output_format)])
+    return video_destination(named, kind == "frames", options.video)
 
 
-def _media_under(folder: Path, skip: Path) -> list[tuple[Path, Path, str]]:
-    """(path, relative path, kind) for the photos, videos and numbered-frame folders below `folder`, in a stable
-    order, ignoring hidden files, our partial files and the output; a frame folder's own images are its frames."""
+def _media_under(folder: Path, output_dir: Path,
+                 options: BatchOptions) -> tuple[list[tuple[Path, Path, str]], list[BatchItem]]:
+    """The media below `folder` as (path, relative path, kind), in a stable order, and the other entries as items
+    that say why they are not cartoonized. Hidden entries, our partial files and the output folder (when inside)
+    are left out; numbered-frame folders are one "frames" item with `frames_as_video`, else photos like any other."""
     found: list[tuple[Path, Path, str]] = []
+    named: list[BatchItem] = []
+    as_video = options.video.frames_as_video
     frame_folders: set[Path] = set()
-    if find_frame_sequence(folder) is not None:
+    if as_video and find_frame_sequence(folder) is not None:
         frame_folders.add(folder)
         found.append((folder, Path(folder.name), "frames"))
-    for path in sorted(folder.rglob("*")):
-        relative_parts = path.relative_to(folder).parts
-        if any(part.startswith(".") for part in relative_parts) or is_partial_file(path):
+    output_inside = folder in output_dir.parents or folder == output_dir
+    for path in sorted(_walk(folder)):
+        relative = path.relative_to(folder)
+        if any(part.startswith(".") for part in relative.parts) or is_partial_file(path):
             continue
-        if folder in skip.parents and (skip == path or skip in path.parents):  # an output folder inside the input
+        if output_inside and folder != output_dir and (output_dir == path or output_dir in path.parents):
             continue
-        if path.is_dir():
-            if find_frame_sequence(path) is not None:
+        problem = unusable_path_reason(path)
+        if problem is not None:
+            named.append(BatchItem(path, path, relative, problem))
+        elif path.is_symlink() and path.is_dir():
+            named.append(BatchItem(path, path, relative, kind="other",
+                                   skip_reason="a link to a folder, not followed (give it as an input to include it)"))
+        elif path.is_dir():
+            if as_video and find_frame_sequence(path) is not None:
                 frame_folders.add(path)
-                found.append((path, path.relative_to(folder), "frames"))
-        elif path.is_file() and is_image_path(path):
-            if path.parent not in frame_folders:
-                found.append((path, path.relative_to(folder), "image"))
-        elif path.is_file() and is_video_path(path):
-            found.append((path, path.relative_to(folder), "video"))
-    return found
+                found.append((path, relative, "frames"))
+        elif path.parent in frame_folders and is_image_path(path):
+            continue  # a frame of a frame folder item
+        elif output_inside and is_our_output(path):
+            named.append(BatchItem(path, path, relative, kind="other",
+                                   skip_reason="an output of an earlier run (this is also the output folder)"))
+        elif is_image_path(path):
+            found.append((path, relative, "image"))
+        elif is_video_path(path):
+            found.append((path, relative, "video"))
+        else:
+            named.append(BatchItem(path, path, relative, kind="other",
+                                   skip_reason="not a picture or video this tool reads (by its suffix)"))
+    return found, named
+
+
+def _walk(folder: Path) -> Iterator[Path]:
+    """Every entry below `folder`, without following links to folders (which could loop)."""
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        base = Path(root)
+        for name in dirs + files:
+            yield base / name
+        dirs[:] = [name for name in dirs if not name.startswith(".") and not (base / name).is_symlink()]
 
 
 # --- running -----------------------------------------------------------------------------------------------------
@@ -235,17 +341,21 @@ def run_batch(plan: BatchPlan, cartoonizer: Cartoonizer, options: BatchOptions,
     clock = _Clock(len(items))
     yield BatchStarted(len(items), clock.progress(0))
 
+    verdicts = _Verdicts(options)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="image-reader") as reader:
-        upcoming = _prefetch(reader, items, 0, options)
+        upcoming = _prefetch(reader, items, 0, options, verdicts)
         for index, item in enumerate(items):
             if cancel.cancelled:
                 summary.cancelled = True
                 break
-            loading, upcoming = upcoming, _prefetch(reader, items, index + 1, options)
+            loading, upcoming = upcoming, _prefetch(reader, items, index + 1, options, verdicts)
             yield ItemStarted(index, item, clock.progress(index))
             started = time.perf_counter()
             try:
-                if item.kind == "image":
+                verdict = verdicts.of(item)
+                if verdict is not None:
+                    status, error, note = verdict
+                elif item.kind == "image":
                     status, error = yield from _process_item(index, item, loading, cartoonizer, options, cancel,
                                                              clock)
                     note = None
@@ -263,17 +373,67 @@ def run_batch(plan: BatchPlan, cartoonizer: Cartoonizer, options: BatchOptions,
     yield BatchFinished(summary, clock.progress(len(summary.results)))
 
 
-def _needs_work(item: BatchItem, options: BatchOptions) -> bool:
-    if item.refusal is not None:
+Verdict = tuple[str, "str | None", "str | None"]   # (status, error, note) of an item decided without work
+
+
+class _Verdicts:
+    """What happens to each item before any work: refused, only named, already done (skip), or not ours to replace.
+    Decided once per item (looking at an existing output opens it)."""
+
+    def __init__(self, options: BatchOptions):
+        self.options = options
+        self._known: dict[int, Verdict | None] = {}
+
+    def of(self, item: BatchItem) -> Verdict | None:
+        key = id(item)
+        if key not in self._known:
+            self._known[key] = self._decide(item)
+        return self._known[key]
+
+    def _decide(self, item: BatchItem) -> Verdict | None:
+        if item.refusal is not None:
+            return "failed", item.refusal, None
+        if item.skip_reason is not None:
+            return "skipped", None, item.skip_reason
+        destination = item.destination
+        if not (destination.exists() or destination.is_symlink()):
+            return None
+        if not is_our_output(destination):
+            return "failed", not_ours_message(destination), None
+        return ("skipped", None, None) if self.options.existing == "skip" else None
+
+
+def not_ours_message(destination: Path) -> str:
+    what = "a folder" if destination.is_dir() else "a file"
+    return (f"{destination} already exists and is {what} this tool did not write: it is left as it is "
+            "(move it away, or choose another output folder or name pattern)")
+
+
+def is_our_output(path: Path) -> bool:
+    """Whether `path` is an output this tool wrote: a non-empty regular file carrying our marker, or a non-empty
+    folder (of frames) whose every file does. Symbolic links never are."""
+    if path.is_symlink():
         return False
-    return options.existing == "overwrite" or not item.destination.exists()
+    if path.is_dir():
+        files = [entry for entry in path.rglob("*") if not entry.is_dir() or entry.is_symlink()]
+        return bool(files) and all(_file_is_ours(entry) for entry in files)
+    return _file_is_ours(path)
 
 
-def _prefetch(reader: ThreadPoolExecutor, items: list[BatchItem], index: int,
-              options: BatchOptions) -> Future | None:
+def _file_is_ours(path: Path) -> bool:
+    try:
+        if path.is_symlink() or not path.is_file() or path.stat().st_size == 0:
+            return False
+    except OSError:
+        return False
+    return video_is_ours(path) if is_video_path(path) else image_is_ours(path)
+
+
+def _prefetch(reader: ThreadPoolExecutor, items: list[BatchItem], index: int, options: BatchOptions,
+              verdicts: _Verdicts) -> Future | None:
     """Start decoding photo `index` in the background, unless it will be skipped or was refused (videos decode in
     their own pipeline)."""
-    if index >= len(items) or items[index].kind != "image" or not _needs_work(items[index], options):
+    if index >= len(items) or items[index].kind != "image" or verdicts.of(items[index]) is not None:
         return None
     return reader.submit(read_image, items[index].source, options.max_pixels)
 
@@ -282,10 +442,6 @@ def _process_item(index: int, item: BatchItem, loading: Future | None, cartooniz
                   options: BatchOptions, cancel: CancelToken,
                   clock: _Clock) -> Generator[TileProgress, None, tuple[str, str | None]]:
     """Yields tile progress, returns (status, error); only Cancelled escapes."""
-    if item.refusal is not None:
-        return "failed", item.refusal
-    if loading is None:
-        return "skipped", None
     try:
         image: LoadedImage = downscale_to_max_side(loading.result(), options.max_side)
         steps = cartoonizer.cartoonize_steps(image.rgb, cancel)
@@ -298,6 +454,8 @@ def _process_item(index: int, item: BatchItem, loading: Future | None, cartooniz
             yield TileProgress(index, done, total, clock.progress(index, done / total))
         fmt = output_format_for(item.source, options.output_format, has_alpha=image.alpha is not None)
         destination = item.destination.with_suffix(OUTPUT_FORMATS[fmt])
+        if destination != item.destination and destination.exists() and not is_our_output(destination):
+            return "failed", not_ours_message(destination)   # (a transparent picture becomes PNG, not JPEG)
         write_image(destination, cartoon, image.alpha, fmt, options.quality, image.icc_profile)
     except Cancelled:
         raise
@@ -312,13 +470,9 @@ def _process_video(index: int, item: BatchItem, cartoonizer: Cartoonizer, option
                    cancel: CancelToken,
                    clock: _Clock) -> Generator[FrameProgress, None, tuple[str, str | None, str | None]]:
     """A video or frame folder: yields frame progress, returns (status, error, note); only Cancelled escapes."""
-    if item.refusal is not None:
-        return "failed", item.refusal, None
-    if not _needs_work(item, options):
-        return "skipped", None, None
     try:
         job = cartoonize_video(item.source, item.destination, cartoonizer, options.video, max_side=options.max_side,
-                               max_pixels=options.max_pixels, replace=options.existing == "overwrite", cancel=cancel)
+                               max_pixels=options.max_pixels, replace=item.destination.exists(), cancel=cancel)
         while True:
             try:
                 count = next(job)

@@ -1,6 +1,7 @@
 """Turns one RGB picture into a cartoon with a loaded model: preprocessing from the model's own convention,
 padding to its multiple (never cropping), overlapping tiles above the device's memory budget, the guided filter,
-and half precision on CUDA with an fp32 fallback.
+half precision on CUDA with an fp32 fallback, and the blend with the photo (global and per-region strength, see
+`core.region_strength`).
 """
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ from core.devices import activation_budget_bytes, inference_dtype, resolve_devic
 from core.guided_filter import guided_filter
 from core.inference_graph import prepare_for_inference
 from core.model_file import CartoonModel
+from core.region_strength import (
+    MaskFunction, MaskHistory, RegionStrength, load_foreground_masks, low_res_masks, picture_mask, strength_from_mask,
+)
 
 TileCallback = Callable[[int, int], None]  # (tiles done, tiles total)
 MIN_TILE_PX = 256
@@ -65,16 +69,25 @@ class Cartoonizer:
     """A model placed on a device, ready to cartoonize pictures of any size.
 
     `tile_size=None` picks tiles from the device's memory budget (one tile when the picture fits); `strength`
-    blends the cartoon with the original (1 = full cartoon).
+    blends the cartoon with the original (1 = full cartoon); `region_strength` scales it per region (foreground /
+    background, by the bundled segmenter's soft mask, loaded here when the two differ; `mask_function` replaces that
+    segmenter, e.g. a cached one or a test's).
     """
 
     def __init__(self, model: CartoonModel, device: str | torch.device = "auto", precision: str = "auto",
-                 tile_size: int | None = None, tile_overlap: int = 128, strength: float = 1.0):
+                 tile_size: int | None = None, tile_overlap: int = 128, strength: float = 1.0,
+                 region_strength: RegionStrength = RegionStrength(), mask_function: MaskFunction | None = None):
         self.model = model
         self.device = device if isinstance(device, torch.device) else resolve_device(device)
         self.dtype = inference_dtype(self.device, precision)
         self.tile_overlap = tile_overlap
+        if not 0.0 <= float(strength) <= 1.0:
+            raise ValueError(f"strength must be between 0 and 1, got {strength}")
         self.strength = float(strength)
+        self.region_strength = region_strength
+        if mask_function is None and not region_strength.is_uniform:
+            mask_function = load_foreground_masks()
+        self.mask_function = mask_function
         self.multiple = model.metadata.convention.pad_multiple
         self.tile_size = tile_size or self._tile_size_from_budget()
         self._network = self._place_generator(self.dtype)
@@ -113,11 +126,17 @@ class Cartoonizer:
             if on_tile:
                 on_tile(done, total)
 
-    def cartoonize_steps(self, rgb: np.ndarray,
-                         cancel: CancelToken | None = None) -> Generator[tuple[int, int], None, np.ndarray]:
+    def cartoonize_steps(self, rgb: np.ndarray, cancel: CancelToken | None = None,
+                         history: MaskHistory | None = None) -> Generator[tuple[int, int], None, np.ndarray]:
         """Like `cartoonize`, as a generator: yields (tiles done, tiles total) after each tile and returns the
         cartoon, so that callers can report progress while it runs. On CUDA out-of-memory it retries with
-        smaller tiles."""
+        smaller tiles. `history` smooths the region mask over the frames of a video."""
+        cartoon = yield from self._cartoon_steps(rgb, cancel)
+        return self._blend_picture(rgb, cartoon, history)
+
+    def _cartoon_steps(self, rgb: np.ndarray,
+                       cancel: CancelToken | None) -> Generator[tuple[int, int], None, np.ndarray]:
+        """The full-strength cartoon, tile by tile."""
         while True:
             try:
                 return (yield from self._tiled_steps(rgb, cancel))
@@ -128,12 +147,14 @@ class Cartoonizer:
                         f"out of memory on {self.device} even with {MIN_TILE_PX}px tiles; use the CPU") from exc
                 self.tile_size = max(MIN_TILE_PX, self.tile_size // 2 // self.multiple * self.multiple)
 
-    def cartoonize_batch(self, frames: np.ndarray, cancel: CancelToken | None = None) -> np.ndarray:
+    def cartoonize_batch(self, frames: np.ndarray, cancel: CancelToken | None = None,
+                         history: MaskHistory | None = None) -> np.ndarray:
         """(N, H, W, 3) RGB frames, uint8 or float32 in [0, 1] → their cartoons, same shape and dtype.
 
         For video: frames that fit in one tile go through the generator together, as many per pass as the device's
         memory budget allows (uint8 frames cross to the device and back as uint8); larger frames take the tiled
-        path one by one. Raises `Cancelled` between passes."""
+        path one by one. Raises `Cancelled` between passes. `history` (one per video) smooths the region mask
+        over time; pass the frames in order."""
         if frames.ndim != 4 or frames.shape[3] != 3:
             raise ValueError(f"expected (N, H, W, 3) frames, got shape {frames.shape}")
         count, height, width = frames.shape[:3]
@@ -141,7 +162,7 @@ class Cartoonizer:
         if len(self.tiles_for(height, width)) > 1:
             for i in range(count):
                 rgb = frames[i].astype(np.float32) / 255.0 if frames.dtype == np.uint8 else frames[i]
-                cartoon = self.cartoonize(rgb, cancel)
+                cartoon = self._blend_picture(rgb, self._cartoonize_full(rgb, cancel), history)
                 out[i] = (np.clip(cartoon, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8) if frames.dtype == np.uint8 \
                     else cartoon
             return out
@@ -152,7 +173,7 @@ class Cartoonizer:
                 cancel.raise_if_cancelled()
             chunk = min(count - start, per_pass)
             try:
-                out[start:start + chunk] = self._run_frames(frames[start:start + chunk])
+                out[start:start + chunk] = self._run_frames(frames[start:start + chunk], history)
             except torch.cuda.OutOfMemoryError as exc:
                 torch.cuda.empty_cache()
                 if chunk == 1:
@@ -164,11 +185,47 @@ class Cartoonizer:
         return out
 
     # --- internals -----------------------------------------------------------------------------------------
+    def _cartoonize_full(self, rgb: np.ndarray, cancel: CancelToken | None) -> np.ndarray:
+        steps = self._cartoon_steps(rgb, cancel)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as finished:
+                return finished.value
+
+    def _blends(self) -> bool:
+        return self.strength < 1.0 or not self.region_strength.is_uniform or self.region_strength.foreground < 1.0
+
+    def _blend_picture(self, rgb: np.ndarray, cartoon: np.ndarray, history: MaskHistory | None) -> np.ndarray:
+        """photo + (cartoon − photo) × per-pixel strength, in place on `cartoon` (float32 (H, W, 3) in [0, 1])."""
+        if not self._blends():
+            return cartoon
+        if self.region_strength.is_uniform:
+            weight = self.strength * self.region_strength.foreground
+        else:
+            weight = strength_from_mask(picture_mask(self.mask_function, rgb, self.device, history),
+                                        self.region_strength, self.strength)          # (H, W, 1)
+        cartoon -= rgb
+        cartoon *= weight
+        cartoon += rgb
+        return cartoon
+
+    def _frame_weights(self, x: torch.Tensor, history: MaskHistory | None) -> torch.Tensor | float:
+        """Per-pixel strength (n, 1, H, W) for frames `x` (n, 3, H, W) in [0, 1], or one number when uniform."""
+        if self.region_strength.is_uniform:
+            return self.strength * self.region_strength.foreground
+        masks = low_res_masks(self.mask_function, x)                        # (n, 1, h, w)
+        if history is not None:
+            masks = history.smooth(masks)
+        if masks.shape[-2:] != x.shape[-2:]:
+            masks = F.interpolate(masks, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        return strength_from_mask(masks, self.region_strength, self.strength)  # (n, 1, H, W)
+
     def _frames_per_pass(self, height: int, width: int) -> int:
         padded = (height + -height % self.multiple) * (width + -width % self.multiple)
         return max(1, activation_budget_bytes(self.device) // (self._bytes_per_pixel() * padded))
 
-    def _run_frames(self, frames: np.ndarray) -> np.ndarray:
+    def _run_frames(self, frames: np.ndarray, history: MaskHistory | None = None) -> np.ndarray:
         """(n, H, W, 3) uint8 or float32 frames through the model as one batch; same shape and dtype back."""
         height, width = frames.shape[1:3]
         with torch.inference_mode():
@@ -183,8 +240,8 @@ class Cartoonizer:
                 self._network = self._place_generator(self.dtype)
                 y = self._forward(model_input)
             cartoon = self._model_output_to_unit(y, height, width)           # (n, 3, H, W) in [0, 1]
-            if self.strength < 1.0:
-                cartoon = self.strength * cartoon + (1.0 - self.strength) * x
+            if self._blends():
+                cartoon = x + (cartoon - x) * self._frame_weights(x, history)
             cartoon = cartoon.permute(0, 2, 3, 1)                            # (n, H, W, 3)
             if frames.dtype == np.uint8:
                 cartoon = (cartoon.clamp(0.0, 1.0) * 255.0 + 0.5).to(torch.uint8)
@@ -228,10 +285,7 @@ class Cartoonizer:
                 self.dtype = torch.float32  # half precision overflowed: stay in fp32 from now on
                 self._network = self._place_generator(self.dtype)
                 y = self._forward(x)
-            cartoon = self._from_model_output(y, rgb.shape[0], rgb.shape[1])
-        if self.strength >= 1.0:
-            return cartoon
-        return self.strength * cartoon + (1.0 - self.strength) * rgb
+            return self._from_model_output(y, rgb.shape[0], rgb.shape[1])
 
     def _to_model_input(self, rgb: np.ndarray) -> torch.Tensor:
         """(H, W, 3) [0, 1] → (1, 3, H', W') float32 on the device, in the model's channel order and range,

@@ -11,15 +11,18 @@ from tqdm import tqdm
 
 from core import __version__
 from core.batch import (
-    BatchFinished, BatchOptions, BatchStarted, FrameProgress, ItemFinished, ItemStarted, TileProgress, plan_batch,
-    run_batch, write_report,
+    BatchFinished, BatchOptions, BatchRequestError, BatchStarted, FrameProgress, ItemFinished, ItemStarted,
+    TileProgress, plan_batch, run_batch, write_report,
 )
 from core.cancel import CancelToken
 from core.cartoonizer import Cartoonizer
 from core.devices import DeviceError, list_devices, set_cpu_threads
 from core.image_io import DEFAULT_MAX_PIXELS
 from core.model_file import ModelFileError
-from core.model_registry import default_model_name, import_model, list_models, load_model
+from core.model_registry import default_model_name, import_model, list_broken_models, list_models, load_model
+from core.output_names import DEFAULT_NAME_PATTERN
+from core.region_strength import RegionStrength
+from core.segmenter import SegmenterFileError
 from core.video_io import VIDEO_CODECS, VideoError, VideoOptions, check_video_encoder, output_is_frame_folder
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -29,9 +32,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cartoonize",
         description="Cartoonize photos and videos (files or whole folders, recursively) with a GAN generator. "
-                    "Videos keep their sound, frame rate and length; a folder of numbered frames (frame_0001.png, …) "
-                    "is one video-like item. Outputs mirror the input folders' layout under OUT; inputs are never "
-                    "modified.")
+                    "Videos keep their sound, frame rate and length; animated GIF, WebP and PNG pictures stay animated "
+                    "(same frames, timing and loop count). Outputs mirror the input folders' layout under OUT, named "
+                    "by --name-pattern; inputs are never modified, and only files this tool wrote are ever replaced. "
+                    "Every entry of a folder is either cartoonized or named in the summary with the reason.",
+        epilog="Region strength: --foreground-strength and --background-strength set how much cartoon the subject "
+               "(people, characters) and the rest get, by the bundled segmenter's soft mask; e.g. "
+               "--foreground-strength 40 keeps faces close to the photo while the background is fully cartoonized. "
+               "They multiply --strength.")
     parser.add_argument("inputs", nargs="*", metavar="INPUT",
                         help="image files, video files, numbered-frame folders and/or folders of them")
     parser.add_argument("-o", "--output", type=Path, metavar="OUT", help="output folder (created if missing)")
@@ -47,25 +55,34 @@ def build_parser() -> argparse.ArgumentParser:
                         help="output format; 'same' keeps JPEG/PNG/WebP and writes PNG for the rest")
     parser.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality, 1-100 (default 95)")
     parser.add_argument("--strength", type=float, default=1.0, help="blend with the original, 0-1 (default 1)")
+    parser.add_argument("--foreground-strength", type=float, default=100.0, metavar="PERCENT",
+                        help="cartoon strength on the subject (people, characters), 0-100 (default 100)")
+    parser.add_argument("--background-strength", type=float, default=100.0, metavar="PERCENT",
+                        help="cartoon strength on the rest of the picture, 0-100 (default 100)")
+    parser.add_argument("--name-pattern", default=DEFAULT_NAME_PATTERN, metavar="PATTERN",
+                        help="output name from the input's name without suffix: {stem} (default) keeps it, "
+                             "{stem}_cartoon adds to it, so outputs may sit beside their inputs (-o the input folder)")
     existing = parser.add_mutually_exclusive_group()
     existing.add_argument("--skip-existing", dest="existing", action="store_const", const="skip",
-                          help="keep outputs that already exist, so a re-run resumes (default)")
+                          help="keep outputs this tool already wrote, so a re-run resumes (default)")
     existing.add_argument("--overwrite", dest="existing", action="store_const", const="overwrite",
-                          help="replace outputs that already exist")
+                          help="redo outputs this tool already wrote (a file it did not write is never replaced)")
     parser.set_defaults(existing="skip")
     video = parser.add_argument_group("video")
     video.add_argument("--video-codec", choices=VIDEO_CODECS, default="libx264",
                        help="H.264 encoder: libx264 (CPU, default) or h264_nvenc (NVIDIA GPU)")
     video.add_argument("--crf", type=int, default=18,
                        help="video quality, 0 (lossless) to 51 (worst); default 18, which looks lossless")
-    frames = video.add_mutually_exclusive_group()
-    frames.add_argument("--frames-only", action="store_true",
-                        help="write each video as a folder of PNG frames instead of a video file")
-    frames.add_argument("--fps", type=_frame_rate, metavar="RATE",
-                        help="turn frame folders into videos at RATE frames per second (24, 29.97, 30000/1001); "
-                             "without it they stay frame folders")
+    video.add_argument("--frames-only", action="store_true",
+                       help="write each video as a folder of PNG frames instead of a video file")
+    video.add_argument("--frames-as-video", action="store_true",
+                       help="make each folder of numbered frames (frame_0001.png, …) one video; without it, their "
+                            "frames are cartoonized one by one into a mirrored folder, like any photos")
+    video.add_argument("--fps", type=_frame_rate, metavar="RATE",
+                       help="frame rate of --frames-as-video videos (24, 29.97, 30000/1001; default 25)")
     video.add_argument("--temporal-smoothing", action="store_true",
-                       help="reduce flicker between frames (blends with the previous frame along the motion)")
+                       help="reduce flicker between frames of videos and animated pictures (blends with the previous "
+                            "frame along the motion)")
     video.add_argument("--frame-batch", type=int, default=4, metavar="N",
                        help="frames per generator pass (default 4)")
     parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
@@ -104,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.import_whitebox or args.import_model:
             return _import(parser, args)
         return _run(parser, args)
-    except (DeviceError, ModelFileError, VideoError, ValueError) as exc:
+    except (DeviceError, ModelFileError, SegmenterFileError, VideoError, ValueError) as exc:
         print(f"cartoonize: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
@@ -126,6 +143,8 @@ def _print_models() -> int:
         print(f"{entry.name}{marker} [{origin}] — {entry.metadata.display_name}; licence: {entry.metadata.license}")
         if entry.metadata.description:
             print(f"    {entry.metadata.description}")
+    for broken in list_broken_models():
+        print(f"{broken.path.stem} [broken] — {broken.path}: {broken.reason}")
     return EXIT_OK
 
 
@@ -157,18 +176,30 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         parser.error("--crf must be between 0 and 51")
     if args.frame_batch < 1:
         parser.error("--frame-batch must be at least 1")
+    if args.fps is not None and not args.frames_as_video:
+        parser.error("--fps sets the rate of --frames-as-video videos: add --frames-as-video")
+    for name in ("foreground_strength", "background_strength"):
+        if not 0.0 <= getattr(args, name) <= 100.0:
+            parser.error(f"--{name.replace('_', '-')} must be between 0 and 100 (percent)")
+    _check_report_path(parser, args.report)
+    video = VideoOptions(codec=args.video_codec, crf=args.crf, frames_only=args.frames_only,
+                         frames_as_video=args.frames_as_video, fps=args.fps,
+                         temporal_smoothing=args.temporal_smoothing, batch_frames=args.frame_batch)
+    options = BatchOptions(args.output, args.output_format, args.quality, args.existing, args.max_side,
+                           args.max_pixels, video, name_pattern=args.name_pattern)
+    try:
+        plan = plan_batch(args.inputs, options)  # before the model loads: a wrong request costs nothing
+    except BatchRequestError as exc:
+        parser.error(str(exc))
     model_name = args.model or default_model_name()
     if model_name is None:
         print(f"cartoonize: error: {_NO_MODEL_HELP}", file=sys.stderr)
         return EXIT_USAGE
     set_cpu_threads(args.threads)
     model = load_model(model_name)
-    cartoonizer = Cartoonizer(model, args.device, args.precision, tile_size=args.tile, strength=args.strength)
-    video = VideoOptions(codec=args.video_codec, crf=args.crf, frames_only=args.frames_only, fps=args.fps,
-                         temporal_smoothing=args.temporal_smoothing, batch_frames=args.frame_batch)
-    options = BatchOptions(args.output, args.output_format, args.quality, args.existing, args.max_side,
-                           args.max_pixels, video)
-    plan = plan_batch(args.inputs, options)
+    regions = RegionStrength(args.foreground_strength / 100.0, args.background_strength / 100.0)
+    cartoonizer = Cartoonizer(model, args.device, args.precision, tile_size=args.tile, strength=args.strength,
+                              region_strength=regions)
     if any(item.kind != "image" and not output_is_frame_folder(item.kind == "frames", video)
            for item in plan.runnable):
         check_video_encoder(video.codec)  # a missing GPU encoder is one clear error, not one failure per video
@@ -188,6 +219,20 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     return EXIT_SOME_FAILED if summary.failed else EXIT_OK
 
 
+def _check_report_path(parser: argparse.ArgumentParser, report: Path | None) -> None:
+    """The report is written after the batch: a path that cannot take it is a usage error found before."""
+    if report is None:
+        return
+    report = report.expanduser().absolute()
+    if report.is_dir():
+        parser.error(f"--report {report} is a folder; give a file name such as {report / 'report.json'}")
+    for folder in report.parents:
+        if folder.exists():
+            if not folder.is_dir():
+                parser.error(f"--report {report} lies under {folder}, which is not a folder")
+            break
+
+
 def _drive(events, quiet: bool):
     """Feed engine events to a tqdm bar (files as units, tiles as fractions) and print each failure."""
     bar = None
@@ -204,6 +249,8 @@ def _drive(events, quiet: bool):
             bar.update(1)
             if event.result.status == "failed":
                 tqdm.write(f"failed: {event.result.item.source}: {event.result.error}", file=sys.stderr)
+            elif event.result.status == "skipped" and event.result.note:
+                tqdm.write(f"skipped: {event.result.item.source}: {event.result.note}", file=sys.stderr)
             elif event.result.note:
                 tqdm.write(f"note: {event.result.item.source}: {event.result.note}", file=sys.stderr)
         elif isinstance(event, BatchFinished):

@@ -1,7 +1,8 @@
 """Reading and writing still images: any common format and mode in, RGB float pixels plus alpha and ICC out.
 
 Reading honours EXIF orientation, refuses decompression bombs and names the reason for every unreadable file.
-Writing is atomic (see `core.atomic_files`), keeps alpha where the format allows it, and carries the ICC profile.
+Writing is atomic (see `core.atomic_files`), keeps alpha where the format allows it, carries the ICC profile and
+marks the file as ours (`core.output_marker`).
 """
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from core.atomic_files import atomic_output
+from core.output_marker import OUTPUT_MARKER, carries_marker
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
 OUTPUT_FORMATS = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}
 DEFAULT_MAX_PIXELS = 150_000_000  # below Pillow's hard bomb limit; a 6000×4000 photo is 24 MP
 _SUFFIX_TO_FORMAT = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp"}
+_EXIF_SOFTWARE = 0x0131
 
 
 class ImageReadError(Exception):
@@ -118,6 +121,7 @@ def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = No
         pixels = np.concatenate([pixels, _to_uint8(alpha)[:, :, None]], axis=2)
     image = Image.fromarray(pixels, "RGBA" if pixels.shape[2] == 4 else "RGB")
     options: dict = {"icc_profile": icc_profile} if icc_profile else {}
+    options["exif"] = marker_exif()
     if fmt == "jpeg":
         options.update(quality=int(quality), subsampling=0 if quality >= 90 else 2, optimize=True)
     elif fmt == "webp":
@@ -127,6 +131,22 @@ def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = No
     with atomic_output(path) as temp:
         image.save(temp, format=fmt.upper(), **options)
     return path
+
+
+def marker_exif() -> Image.Exif:
+    """EXIF holding only our marker as `Software` (JPEG, PNG and WebP carry EXIF)."""
+    exif = Image.Exif()
+    exif[_EXIF_SOFTWARE] = OUTPUT_MARKER
+    return exif
+
+
+def image_is_ours(path: str | Path) -> bool:
+    """Whether a picture file carries our marker (EXIF `Software` or a GIF comment); False if unreadable."""
+    try:
+        with Image.open(path) as image:
+            return carries_marker(image.getexif().get(_EXIF_SOFTWARE)) or carries_marker(image.info.get("comment"))
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return False
 
 
 def _to_uint8(values: np.ndarray) -> np.ndarray:

@@ -60,8 +60,11 @@ class ModelMetadata:
 
     @classmethod
     def from_json(cls, text: str) -> "ModelMetadata":
-        data = json.loads(text)
-        if data.pop("format", None) != FORMAT_NAME:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ModelFileError(f"its metadata is not JSON ({exc})") from exc
+        if not isinstance(data, dict) or data.pop("format", None) != FORMAT_NAME:
             raise ModelFileError("not a cartoonizer generator file (no format marker in its metadata)")
         version = data.pop("format_version", None)
         if version != FORMAT_VERSION:
@@ -69,12 +72,19 @@ class ModelMetadata:
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:
             raise ModelFileError(f"unknown metadata keys in model file: {sorted(unknown)}")
-        convention = data.get("convention", {})
-        if "value_range" in convention:
-            convention["value_range"] = tuple(convention["value_range"])
-        data["convention"] = InputConvention(**convention)
-        data["config"] = GeneratorConfig.from_dict(data.get("config", {}))
-        return cls(**data)
+        architecture = data.get("architecture", "UNetGenerator")
+        if architecture not in ARCHITECTURES:
+            raise ModelFileError(f"unknown architecture {architecture!r} in its metadata "
+                                 f"(this build knows {', '.join(sorted(ARCHITECTURES))})")
+        try:
+            convention = dict(data.get("convention", {}))
+            if "value_range" in convention:
+                convention["value_range"] = tuple(convention["value_range"])
+            data["convention"] = InputConvention(**convention)
+            data["config"] = GeneratorConfig.from_dict(data.get("config", {}))
+            return cls(**data)
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            raise ModelFileError(f"invalid metadata ({exc.__class__.__name__}: {exc})") from exc
 
 
 @dataclass
@@ -124,8 +134,12 @@ def read_metadata_json(path: str | Path) -> str:
 
 
 def read_metadata(path: str | Path) -> ModelMetadata:
-    """Read only the metadata (cheap: no weights are loaded); used to list models."""
-    return ModelMetadata.from_json(read_metadata_json(path))
+    """Read only the metadata (cheap: no weights are loaded); used to list models. Errors name the file."""
+    raw = read_metadata_json(path)
+    try:
+        return ModelMetadata.from_json(raw)
+    except ModelFileError as exc:
+        raise ModelFileError(f"{Path(path)}: {exc}") from None
 
 
 def load_model_file(path: str | Path) -> CartoonModel:
@@ -137,8 +151,11 @@ def load_model_file(path: str | Path) -> CartoonModel:
             "(`cartoonize --import-model FILE --name NAME`, or `--import-whitebox` for White-box .tflite files)"
         )
     metadata = read_metadata(path)
-    generator = ARCHITECTURES[metadata.architecture](metadata.config)
-    state = {k: v.float() for k, v in load_file(str(path)).items()}
+    try:
+        generator = ARCHITECTURES[metadata.architecture](metadata.config)
+        state = {k: v.float() for k, v in load_file(str(path)).items()}
+    except (SafetensorError, OSError, ValueError, TypeError, RuntimeError) as exc:
+        raise ModelFileError(f"{path}: cannot be loaded ({exc.__class__.__name__}: {exc})") from exc
     load_generator_weights(generator, state, path.name)
     return CartoonModel(generator.eval(), metadata, path)
 

@@ -54,8 +54,30 @@ def bundled_models_dir() -> Path:
     return resources_dir() / "models"
 
 
+@dataclass(frozen=True)
+class BrokenModel:
+    """A model file in a model folder that cannot be used, and why."""
+
+    path: Path
+    bundled: bool
+    reason: str
+
+
+def list_broken_models() -> list[BrokenModel]:
+    """The files `list_models` leaves out because they cannot be read, with the reason (for --list-models)."""
+    broken: list[BrokenModel] = []
+    for folder, bundled in ((bundled_models_dir(), True), (user_models_dir(), False)):
+        for path in sorted(folder.glob(f"*{MODEL_SUFFIX}")) if folder.is_dir() else []:
+            try:
+                read_metadata(path)
+            except ModelFileError as exc:
+                broken.append(BrokenModel(path, bundled, str(exc)))
+    return broken
+
+
 def list_models() -> list[ModelEntry]:
-    """Bundled models first, then the user's; unreadable files are skipped (they cannot be chosen anyway)."""
+    """Bundled models first, then the user's; unreadable files are left out here (they cannot be chosen) and listed
+    by `list_broken_models`."""
     entries: list[ModelEntry] = []
     for folder, bundled in ((bundled_models_dir(), True), (user_models_dir(), False)):
         for path in sorted(folder.glob(f"*{MODEL_SUFFIX}")) if folder.is_dir() else []:

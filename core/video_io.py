@@ -35,6 +35,8 @@ from core.frame_sequence import (
     VIDEO_FRAME_DIGITS, FrameSequence, atomic_output_folder, find_frame_sequence, video_frame_name,
 )
 from core.image_io import DEFAULT_MAX_PIXELS, ImageReadError, downscale_to_max_side, read_image, write_image
+from core.output_marker import OUTPUT_MARKER, carries_marker
+from core.region_strength import MaskHistory
 from core.temporal_smoothing import SmoothingConfig, TemporalSmoother
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".wmv", ".flv", ".mpg", ".mpeg",
@@ -71,13 +73,15 @@ class VideoOptions:
     """What the user chose for video jobs; shared by CLI and GUI.
 
     `crf`: H.264 quality (0 = lossless … 51; about 18 looks lossless), used as `cq` by h264_nvenc; `preset` is
-    libx264's. `frames_only`: videos become PNG frame folders. `fps`: frame folders become videos at this rate (None:
-    they become frame folders). `batch_frames`: frames per generator pass; `queue_frames`: frames each queue holds."""
+    libx264's. `frames_only`: videos become PNG frame folders. `frames_as_video`: numbered-frame folders become one
+    video each, at `fps` (default 25; without `frames_as_video` their frames are photos like any other, cartoonized
+    into a mirrored folder). `batch_frames`: frames per generator pass; `queue_frames`: frames each queue holds."""
 
     codec: str = "libx264"
     crf: int = 18
     preset: str = "medium"
     frames_only: bool = False
+    frames_as_video: bool = False
     fps: Fraction | None = None
     temporal_smoothing: bool = False
     smoothing: SmoothingConfig = SmoothingConfig()
@@ -108,18 +112,28 @@ def is_video_path(path: Path) -> bool:
 
 
 def output_is_frame_folder(source_is_frames: bool, options: VideoOptions) -> bool:
-    """Frame folders stay frame folders unless an fps is given; videos become frame folders with `frames_only`."""
-    return options.fps is None if source_is_frames else options.frames_only
+    """Videos become frame folders with `frames_only`; frame folders become videos with `frames_as_video` (the batch
+    makes frame folder jobs only then), else frame folders (temporally smoothed if asked)."""
+    return not options.frames_as_video if source_is_frames else options.frames_only
 
 
 def video_destination(relative: Path, source_is_frames: bool, options: VideoOptions) -> Path:
     """Where a video job's output goes (relative to the output folder): `clip.mp4` → `clip.mp4` (or the folder
-    `clip/` with `frames_only`); frame folder `shot/` → `shot/` (or `shot.mp4` with an fps)."""
+    `clip/` with `frames_only`); frame folder `shot/` → `shot.mp4` (or `shot/` without `frames_as_video`)."""
     if output_is_frame_folder(source_is_frames, options):
         return relative if source_is_frames else relative.with_suffix("")
     if source_is_frames:
         return relative.with_name(relative.name + ".mp4")
     return relative.with_suffix(_OUTPUT_SUFFIX.get(relative.suffix.lower(), ".mp4"))
+
+
+def video_is_ours(path: str | Path) -> bool:
+    """Whether a video file carries our marker in its comment tag; False if it cannot be opened."""
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            return any(key.lower() == "comment" and carries_marker(value) for key, value in container.metadata.items())
+    except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError):
+        return False
 
 
 def check_video_encoder(codec: str) -> None:
@@ -225,6 +239,7 @@ def _run_pipeline(reader: _FrameSource, sink: _FrameSink, cartoonizer: Cartooniz
     encoder_failed: list[BaseException] = []
     encoder_finished = threading.Event()
     smoother = TemporalSmoother(options.smoothing) if options.temporal_smoothing else None
+    history = MaskHistory()   # the region-strength mask, smoothed over this video's frames
 
     def decode() -> None:
         frames = reader.frames()
@@ -303,7 +318,7 @@ def _run_pipeline(reader: _FrameSource, sink: _FrameSink, cartoonizer: Cartooniz
             if not batch:
                 continue
             check()
-            cartoons = cartoonizer.cartoonize_batch(np.stack([frame.rgb for frame in batch]), cancel)
+            cartoons = cartoonizer.cartoonize_batch(np.stack([frame.rgb for frame in batch]), cancel, history)
             for frame, cartoon in zip(batch, cartoons):
                 hand_over((frame, cartoon))
             done += len(batch)
@@ -608,6 +623,14 @@ class _VideoFileWriter(_FrameSink):
             self._add_side_streams(reader)
             self.container.metadata.update({key: value for key, value in reader.metadata.items()
                                             if key.lower() not in _MUXER_OWNED_TAGS})
+        self._mark_as_ours()
+
+    def _mark_as_ours(self) -> None:
+        """Our marker in the container's comment (after the input's own comment, if any)."""
+        metadata = self.container.metadata
+        key = next((k for k in metadata if k.lower() == "comment"), "comment")
+        earlier = metadata.get(key, "")
+        metadata[key] = f"{earlier}\n{OUTPUT_MARKER}" if earlier and not carries_marker(earlier) else OUTPUT_MARKER
 
     def _add_side_streams(self, reader: _VideoFileReader) -> None:
         """Audio and subtitle streams copied as they are; one the container cannot hold is left out, with a note."""

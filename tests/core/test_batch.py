@@ -10,7 +10,8 @@ from PIL import Image
 
 from core.atomic_files import PARTIAL_PREFIX
 from core.batch import (
-    BatchFinished, BatchOptions, ItemFinished, ItemStarted, TileProgress, plan_batch, run_batch, write_report,
+    BatchFinished, BatchOptions, BatchRequestError, ItemFinished, ItemStarted, TileProgress, plan_batch, run_batch,
+    write_report,
 )
 from core.cancel import CancelToken
 from core.cartoonizer import Cartoonizer
@@ -52,11 +53,13 @@ def test_outputs_mirror_the_layout_and_bad_files_do_not_stop_the_batch(tmp_path,
     before = _digest(mixed_folder)
     out = tmp_path / "out"
     events, summary = _run([mixed_folder], BatchOptions(out), tiny_model)
-    assert (summary.done, summary.failed, summary.skipped) == (3, 2, 0)
+    assert (summary.done, summary.failed, summary.skipped) == (3, 2, 1)
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == [
         "a.jpg", "c.webp", "nested/deeper/b.png"]
     errors = {r.item.source.name: r.error for r in summary.results if r.status == "failed"}
     assert "empty file" in errors["empty.jpg"] and "not an image" in errors["notes.jpg"]
+    (skipped,) = [r for r in summary.results if r.status == "skipped"]
+    assert skipped.item.source.name == "readme.txt" and "not a picture or video" in skipped.note
     assert _digest(mixed_folder) == before  # inputs untouched
     assert not list(tmp_path.rglob(f"{PARTIAL_PREFIX}*"))
 
@@ -67,7 +70,7 @@ def test_progress_events_are_ordered_with_a_rising_fraction_and_an_eta(tmp_path,
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     assert any(isinstance(e, TileProgress) and e.tiles_total > 1 for e in events)
     finished = [e for e in events if isinstance(e, ItemFinished)]
-    assert len(finished) == 5 and finished[0].progress.eta_s is not None
+    assert len(finished) == 6 and finished[0].progress.eta_s is not None
 
 
 def test_rerun_skips_finished_outputs_and_overwrite_redoes_them(tmp_path, mixed_folder, tiny_model):
@@ -76,7 +79,7 @@ def test_rerun_skips_finished_outputs_and_overwrite_redoes_them(tmp_path, mixed_
     (out / "a.jpg").unlink()
     stamp = (out / "c.webp").stat().st_mtime_ns
     _, summary = _run([mixed_folder], BatchOptions(out), tiny_model)
-    assert (summary.done, summary.skipped) == (1, 2) and (out / "a.jpg").exists()
+    assert (summary.done, summary.skipped) == (1, 3) and (out / "a.jpg").exists()
     assert (out / "c.webp").stat().st_mtime_ns == stamp
     _, summary = _run([mixed_folder], BatchOptions(out, existing="overwrite"), tiny_model)
     assert summary.done == 3
@@ -86,8 +89,9 @@ def test_output_over_an_input_is_refused(tmp_path, tiny_model):
     folder = tmp_path / "photos"
     photo = _photo(folder / "p.png")
     before = photo.read_bytes()
-    _, summary = _run([folder], BatchOptions(folder), tiny_model)
-    assert summary.failed == 1 and "overwrite an input" in summary.results[0].error
+    for inputs in ([folder], [photo]):  # the output folder is the input folder, or the folder of an input file
+        with pytest.raises(BatchRequestError, match="name pattern"):
+            plan_batch(inputs, BatchOptions(folder))
     assert photo.read_bytes() == before
 
 
@@ -150,11 +154,11 @@ def test_max_side_and_format_options(tmp_path, tiny_model):
 def test_report_lists_every_file(tmp_path, mixed_folder, tiny_model):
     _, summary = _run([mixed_folder], BatchOptions(tmp_path / "out"), tiny_model)
     report = json.loads(write_report(summary, tmp_path / "report.json").read_text())
-    assert (report["done"], report["failed"]) == (3, 2) and len(report["files"]) == 5
-    assert {f["status"] for f in report["files"]} == {"done", "failed"}
+    assert (report["done"], report["failed"], report["skipped"]) == (3, 2, 1) and len(report["files"]) == 6
+    assert {f["status"] for f in report["files"]} == {"done", "failed", "skipped"}
 
 
 def test_item_started_precedes_each_finish(tmp_path, mixed_folder, tiny_model):
     events, _ = _run([mixed_folder], BatchOptions(tmp_path / "out"), tiny_model)
     kinds = [type(e).__name__ for e in events if isinstance(e, (ItemStarted, ItemFinished))]
-    assert kinds == ["ItemStarted", "ItemFinished"] * 5
+    assert kinds == ["ItemStarted", "ItemFinished"] * 6

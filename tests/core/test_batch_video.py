@@ -60,7 +60,7 @@ def test_frame_folders_are_told_apart_from_photo_folders(tmp_path):
         _photo(root / "camera" / f"IMG_{i:04d}.JPG", seed=i, exif_make="Canon")
     for i in (1, 2, 10, 11, 12, 13, 14, 15):                             # unpadded numbers
         _photo(root / "unpadded" / f"{i}.png")
-    plan = plan_batch([root], BatchOptions(tmp_path / "out"))
+    plan = plan_batch([root], BatchOptions(tmp_path / "out", video=VideoOptions(frames_as_video=True)))
     kinds = _kinds(plan)
     assert kinds["shot"] == "frames"
     assert not any(k.startswith("shot/") for k in kinds)
@@ -79,18 +79,21 @@ def test_destinations_by_kind_and_option(tmp_path):
     out = tmp_path / "out"
     planned = {str(i.relative): str(i.destination.relative_to(out))
                for i in plan_batch([root], BatchOptions(out)).items}
+    frames = {f"shot/frame_{i:04d}.png": f"shot/frame_{i:04d}.png" for i in range(1, 9)}  # by default: pictures
     assert planned == {"a.mp4": "a.mp4", "b.mov": "b.mov", "c.mkv": "c.mkv", "d.webm": "d.mkv", "e.avi": "e.avi",
-                       "f.m4v": "f.mp4", "g.ts": "g.mp4", "shot": "shot", "photo.jpg": "photo.jpg"}
-    frames_only = BatchOptions(out, video=VideoOptions(frames_only=True))
+                       "f.m4v": "f.mp4", "g.ts": "g.mp4", "photo.jpg": "photo.jpg", **frames}
+    frames_only = BatchOptions(out, video=VideoOptions(frames_only=True, frames_as_video=True))
     assert {str(i.relative): str(i.destination.relative_to(out)) for i in plan_batch([root / "a.mp4", root / "shot"],
                                                                                       frames_only).items} == {
-        "a.mp4": "a", "shot": "shot"}
-    at_fps = BatchOptions(out, video=VideoOptions(fps=Fraction(24)))
+        "a.mp4": "a", "shot": "shot.mp4"}
+    at_fps = BatchOptions(out, video=VideoOptions(frames_as_video=True, fps=Fraction(24)))
     (item,) = plan_batch([root / "shot"], at_fps).items
     assert (item.kind, item.destination) == ("frames", out / "shot.mp4")
-    # the output of a frame folder must not be the frame folder itself
-    (refused,) = plan_batch([root / "shot"], BatchOptions(root)).items
-    assert refused.refusal and "overwrite an input" in refused.refusal
+    named = BatchOptions(out, video=VideoOptions(frames_as_video=True), name_pattern="{stem}_cartoon")
+    assert {str(i.relative): str(i.destination.relative_to(out)) for i in plan_batch([root / "a.mp4", root / "shot",
+                                                                                      root / "photo.jpg"],
+                                                                                     named).items} == {
+        "a.mp4": "a_cartoon.mp4", "shot": "shot_cartoon.mp4", "photo.jpg": "photo_cartoon.jpg"}
 
 
 # --- running -----------------------------------------------------------------------------------------------------
@@ -117,7 +120,7 @@ def mixed_media(tmp_path) -> Path:
 
 def test_mixed_batch_processes_everything_and_reports_each_bad_video(tmp_path, mixed_media, tiny_model):
     out = tmp_path / "out"
-    events, summary = _run([mixed_media], BatchOptions(out), tiny_model)
+    events, summary = _run([mixed_media], BatchOptions(out, video=VideoOptions(frames_as_video=True)), tiny_model)
     status = {str(r.item.relative): (r.status, r.error) for r in summary.results}
     assert {k: s for k, (s, _) in status.items()} == {
         "broken/cut.mp4": "failed", "broken/sound.mkv": "failed", "broken/text.mp4": "failed",
@@ -128,7 +131,7 @@ def test_mixed_batch_processes_everything_and_reports_each_bad_video(tmp_path, m
     clip_in, clip_out = read_clip(mixed_media / "clip.mp4"), read_clip(out / "clip.mp4")
     assert clip_out.frame_times == clip_in.frame_times
     assert [s.payloads for s in clip_out.other.values()] == [s.payloads for s in clip_in.other.values()]
-    assert len(list((out / "shot").glob("frame_*.png"))) == 9
+    assert len(read_clip(out / "shot.mp4").frame_times) == 9
     assert not [p for p in out.rglob("*") if p.name.startswith(PARTIAL_PREFIX)]
 
 
@@ -149,11 +152,12 @@ def test_rerun_skips_finished_videos_and_overwrite_redoes_them(tmp_path, tiny_mo
     write_clip(tmp_path / "clip.mp4", frames=6)
     write_frame_folder(tmp_path / "shot", count=8)
     inputs = [tmp_path / "clip.mp4", tmp_path / "shot"]
-    _, first = _run(inputs, BatchOptions(tmp_path / "out"), tiny_model)
-    _, again = _run(inputs, BatchOptions(tmp_path / "out"), tiny_model)
-    _, redo = _run(inputs, BatchOptions(tmp_path / "out", existing="overwrite"), tiny_model)
+    as_video = VideoOptions(frames_as_video=True)
+    _, first = _run(inputs, BatchOptions(tmp_path / "out", video=as_video), tiny_model)
+    _, again = _run(inputs, BatchOptions(tmp_path / "out", video=as_video), tiny_model)
+    _, redo = _run(inputs, BatchOptions(tmp_path / "out", existing="overwrite", video=as_video), tiny_model)
     assert (first.done, again.skipped, redo.done) == (2, 2, 2)
-    assert sorted(p.name for p in (tmp_path / "out" / "shot").iterdir()) == [f"frame_{i:04d}.png" for i in range(1, 9)]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["clip.mp4", "shot.mp4"]
 
 
 @pytest.mark.parametrize("frames_only", [False, True])
@@ -206,9 +210,9 @@ def test_cli_cartoonizes_an_mp4_with_sound(tmp_path, tiny_model_file, capsys):
 def test_cli_frame_folder_options(tmp_path, tiny_model_file):
     write_frame_folder(tmp_path / "shot", count=8)
     base = [str(tmp_path / "shot"), "--model", str(tiny_model_file), "--device", "cpu", "--quiet"]
-    assert main(base + ["-o", str(tmp_path / "frames")]) == EXIT_OK
-    assert len(list((tmp_path / "frames" / "shot").iterdir())) == 8
-    assert main(base + ["-o", str(tmp_path / "video"), "--fps", "30000/1001"]) == EXIT_OK
+    assert main(base + ["-o", str(tmp_path / "frames")]) == EXIT_OK       # by default: pictures, mirrored
+    assert sorted(p.name for p in (tmp_path / "frames").iterdir()) == [f"frame_{i:04d}.png" for i in range(1, 9)]
+    assert main(base + ["-o", str(tmp_path / "video"), "--frames-as-video", "--fps", "30000/1001"]) == EXIT_OK
     clip = read_clip(tmp_path / "video" / "shot.mp4")
     assert clip.average_rate == Fraction(30000, 1001) and len(clip.frame_times) == 8
 
@@ -217,6 +221,7 @@ def test_cli_rejects_bad_video_options(tmp_path, tiny_model_file, capsys):
     source = write_clip(tmp_path / "clip.mp4", frames=2, audio=None)
     base = [str(source), "-o", str(tmp_path / "out"), "--model", str(tiny_model_file), "--device", "cpu"]
     for bad in (["--crf", "60"], ["--fps", "fast"], ["--fps", "0"], ["--frames-only", "--fps", "24"],
+                ["--fps", "24"], ["--frames-as-video", "--fps", "0"],
                 ["--video-codec", "mpeg4"], ["--frame-batch", "0"]):
         with pytest.raises(SystemExit) as exit_info:
             main(base + bad)

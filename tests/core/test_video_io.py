@@ -176,7 +176,7 @@ def test_frame_folder_round_trips_to_a_frame_folder(tmp_path, identity):
 
 def test_frame_folder_becomes_a_video_at_the_given_rate(tmp_path, identity):
     write_frame_folder(tmp_path / "shot", count=10)
-    run_job(tmp_path / "shot", tmp_path / "out" / "shot.mp4", identity, fps=Fraction(24))
+    run_job(tmp_path / "shot", tmp_path / "out" / "shot.mp4", identity, fps=Fraction(24), frames_as_video=True)
     clip = read_clip(tmp_path / "out" / "shot.mp4")
     assert len(clip.frame_times) == 10 and clip.average_rate == 24
     assert clip.frame_times == [Fraction(i, 24) for i in range(10)]
@@ -192,7 +192,7 @@ def test_transparent_frames_keep_alpha_as_frames_and_note_its_loss_in_a_video(tm
         Image.fromarray(rgba, "RGBA").save(folder / f"f{i:03d}.png")
     run_job(folder, tmp_path / "frames", identity)
     assert Image.open(tmp_path / "frames" / "f000.png").mode == "RGBA"
-    _, outcome = run_job(folder, tmp_path / "shot.mp4", identity, fps=Fraction(12))
+    _, outcome = run_job(folder, tmp_path / "shot.mp4", identity, fps=Fraction(12), frames_as_video=True)
     assert len(outcome.notes) == 1 and "alpha" in outcome.notes[0]
 
 
@@ -202,7 +202,7 @@ def test_video_to_png_frames_and_back(tmp_path, identity):
     names = sorted(p.name for p in (tmp_path / "frames").iterdir())
     assert names == [f"frame_{i:06d}.png" for i in range(1, 13)]
     assert find_frame_sequence(tmp_path / "frames") is not None
-    run_job(tmp_path / "frames", tmp_path / "again.mp4", identity, fps=Fraction(25))
+    run_job(tmp_path / "frames", tmp_path / "again.mp4", identity, fps=Fraction(25), frames_as_video=True)
     again, before = read_clip(tmp_path / "again.mp4"), read_clip(source)
     assert again.frame_times == before.frame_times
     assert all(mean_abs_diff(a, b) < 5.0 for a, b in zip(before.frames, again.frames))
@@ -286,7 +286,7 @@ class _SlowModel:
     def __init__(self, source: _CountingSource):
         self.source, self.ahead = source, []
 
-    def cartoonize_batch(self, frames, cancel=None):
+    def cartoonize_batch(self, frames, cancel=None, history=None):
         time.sleep(0.01)
         self.ahead.append(self.source.pulled)
         return frames
