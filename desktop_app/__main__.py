@@ -1,4 +1,5 @@
-"""`cartoonize-gui` and `python -m desktop_app`: start the desktop application."""
+"""`cartoonize-gui`: start the desktop application. `python -m desktop_app` and the packaged `Cartoonizer` run
+`desktop_app.launcher` instead, which opens the same window or dispatches to the CLIs and the self-test."""
 from __future__ import annotations
 
 import sys
@@ -19,11 +20,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if app is None:
         app = QApplication(args)
         args = app.arguments()  # without the options Qt took for itself (-platform, -style …)
-    app.setApplicationName("Cartoonizer")
-    app.setApplicationVersion(__version__)
-    app.setOrganizationName("cartoonizer")
-    app.setDesktopFileName("cartoonizer")
-    app.setWindowIcon(load_app_icon())
+    configure_application(app)
     window = MainWindow()
     window.show()
     paths = [a for a in args[1:] if not a.startswith("-")]
@@ -32,5 +29,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     return app.exec()
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def configure_application(app: QApplication) -> None:
+    """Name, version, icon and desktop entry (resources/cartoonizer.desktop) of the running application."""
+    app.setApplicationName("Cartoonizer")
+    app.setApplicationVersion(__version__)
+    app.setOrganizationName("cartoonizer")
+    app.setDesktopFileName("cartoonizer")
+    app.setWindowIcon(load_app_icon())
+
+
+if __name__ == "__main__":  # also the PyInstaller entry script (packaging/cartoonizer.spec)
+    from desktop_app.launcher import main as launch
+
+    sys.exit(launch())

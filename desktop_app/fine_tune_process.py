@@ -29,7 +29,11 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130  # trainer.cli
 
 def trainer_command() -> list[str]:
     """How to start the trainer: this interpreter with `-m trainer`, so a venv or an installed app runs the same
-    trainer package the GUI imported (its folder is put on PYTHONPATH by `TrainingProcess`)."""
+    trainer package the GUI imported (its folder is put on PYTHONPATH by `TrainingProcess`). A frozen app has no
+    interpreter to hand `-m`: its own executable runs the trainer (`Cartoonizer cartoonize-train …`, see
+    desktop_app.launcher)."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable, "cartoonize-train"]
     return [sys.executable, "-m", "trainer"]
 
 
@@ -204,12 +208,15 @@ def describe_exit(exit_code: int | None, last_event: Event | None, stderr_tail: 
 
 
 def _environment() -> QProcessEnvironment:
-    """The app's environment, unbuffered, with the folder holding the `trainer` package first on PYTHONPATH."""
+    """The app's environment, unbuffered, with the folder holding the `trainer` package first on PYTHONPATH (not
+    when frozen: the bundle carries its own packages)."""
     import trainer
 
     environment = QProcessEnvironment.systemEnvironment()
+    environment.insert("PYTHONUNBUFFERED", "1")
+    if getattr(sys, "frozen", False):
+        return environment
     package_root = str(Path(trainer.__file__).resolve().parents[1])
     existing = environment.value("PYTHONPATH", "")
     environment.insert("PYTHONPATH", package_root + (os.pathsep + existing if existing else ""))
-    environment.insert("PYTHONUNBUFFERED", "1")
     return environment

@@ -22,7 +22,7 @@ from core.devices import DeviceError
 from core.model_file import ModelFileError
 from trainer.backbones import BackboneUnavailableError
 from trainer.checkpoint import CheckpointError
-from trainer.config import ConfigError, load_config
+from trainer.config import ConfigError, TrainConfig, load_config
 from trainer.loop import Event, EventSink, print_json_event
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -144,10 +144,46 @@ def _train(args: argparse.Namespace, emit: EventSink) -> int:
     cfg = load_config(resolve_config_file(args.config or PRESET_FOR[args.command]), overrides)
     if args.command == "pretrain":
         cfg = replace(cfg, adversarial_steps=0)
-    if args.command == "finetune" and not cfg.base_model:
-        raise ConfigError("finetune needs base_model=NAME|FILE (an engine model name or .safetensors file)")
+    if args.command == "finetune":
+        cfg = _finetune_defaults(cfg, backbone_chosen=bool(args.config) or _overrides_key(overrides, "backbone"))
     train(cfg, emit=emit)
     return EXIT_OK
+
+
+def _finetune_defaults(cfg: TrainConfig, backbone_chosen: bool) -> TrainConfig:
+    """finetune works out of the box on a user's machine: without base_model it starts from the bundled default
+    model, and when the preset's VGG19 is not on this machine (and nobody chose the backbone) it uses the
+    EfficientNet-Lite0 the app ships instead of downloading VGG19. Each default is said in one line on stderr."""
+    from core.model_registry import default_model_name
+
+    if not cfg.base_model:
+        default = default_model_name()
+        if default is None:
+            raise ConfigError("finetune needs base_model=NAME|FILE (an engine model name or .safetensors file); "
+                              "no bundled model to start from")
+        print(f"{PROGRAM}: note: no base_model given; fine-tuning the bundled default model {default}",
+              file=sys.stderr, flush=True)
+        cfg = replace(cfg, base_model=default)
+    if not backbone_chosen and cfg.backbone == "vgg19" and cfg.backbone_weights is None \
+            and not _torchvision_vgg19_cached():
+        print(f"{PROGRAM}: note: VGG19 weights are not on this machine; using backbone=efficientnet_lite0 (shipped "
+              "with the app) for the content loss (backbone=vgg19 downloads VGG19 instead)", file=sys.stderr,
+              flush=True)
+        cfg = replace(cfg, backbone="efficientnet_lite0")
+    return cfg
+
+
+def _overrides_key(overrides: Sequence[str], key: str) -> bool:
+    return any(override.partition("=")[0].strip() == key for override in overrides)
+
+
+def _torchvision_vgg19_cached() -> bool:
+    """Whether torchvision's ImageNet VGG19 file, the preset's content features, is in the torch hub cache."""
+    import torch
+    from torchvision.models import VGG19_Weights
+
+    name = VGG19_Weights.IMAGENET1K_V1.url.rsplit("/", 1)[-1]
+    return (Path(torch.hub.get_dir()) / "checkpoints" / name).is_file()
 
 
 def _train_segmenter(args: argparse.Namespace, emit: EventSink) -> int:

@@ -55,11 +55,11 @@ def test_console_mode_is_for_people(tmp_path, tiny_toml, capsys):
 @pytest.mark.parametrize("arguments, message", [
     (["pretrain", "lr=fast"], "lr must be a number"),
     (["pretrain", "learning_rate=1e-4"], "unknown config key 'learning_rate'"),
-    (["finetune"], "finetune needs base_model"),
+    (["finetune"], "finetune needs base_model"),  # and no bundled default (empty_resources)
     (["train", "--config", "no-such-preset"], "neither a file nor a preset"),
     (["pretrain", "--device", "quantum"], "unknown device"),
 ])
-def test_usage_errors_exit_2_with_an_error_event(tiny_toml, capsys, arguments, message):
+def test_usage_errors_exit_2_with_an_error_event(tiny_toml, empty_resources, capsys, arguments, message):
     config = [] if "--config" in arguments else ["--config", str(tiny_toml)]
     assert main([*arguments[:1], *config, *arguments[1:]]) == EXIT_USAGE
     captured = capsys.readouterr()
