@@ -7,7 +7,8 @@ its checkpoint and a resumed run gets exactly the batch it would have got next. 
 seed, not from worker RNGs, so batches are the same for any number of DataLoader workers.
 
 Tensors: "image" (N, 3, crop, crop) float32 RGB in [-1, 1]; "mask" (N, 1, crop, crop) float32 in [0, 1]
-(1 = foreground) when a mask folder is given; "index" (N,) int64 dataset indices.
+(1 = foreground) when a mask folder is given; "target" (N, 3, crop, crop) in [-1, 1], the same crop of the photo's
+precomputed cartoon target (`trainer.cartoon_target`), when a target folder is given; "index" (N,) int64 indices.
 """
 from __future__ import annotations
 
@@ -117,7 +118,8 @@ class ImageCropDataset(Dataset):
     a mask are left out (with one warning) when masks are asked for: a sample must not pretend to know its regions.
     """
 
-    def __init__(self, folder: str | Path, crop_size: int, mask_folder: str | Path | None = None):
+    def __init__(self, folder: str | Path, crop_size: int, mask_folder: str | Path | None = None,
+                 target_folder: str | Path | None = None):
         self.folder = Path(folder)
         self.crop_size = crop_size
         images = find_images(self.folder)
@@ -136,6 +138,21 @@ class ImageCropDataset(Dataset):
                             len(images), self.folder, mask_folder)
             images = [image for image, _mask in kept]
             self.masks = [mask for _image, mask in kept]
+        self.targets: list[Path] | None = None
+        if target_folder is not None:
+            from trainer.cartoon_target import target_path
+
+            keep = [target_path(Path(target_folder), self.folder, image).is_file() for image in images]
+            if not any(keep):
+                raise FileNotFoundError(f"none of the {len(images)} images under {self.folder} has a cartoon target "
+                                        f"in {target_folder} (run `cartoonize-train make-targets`)")
+            if not all(keep):
+                log.warning("%d of %d images under %s have no cartoon target in %s and are left out",
+                            keep.count(False), len(images), self.folder, target_folder)
+            if self.masks is not None:
+                self.masks = [mask for mask, kept_image in zip(self.masks, keep) if kept_image]
+            images = [image for image, kept_image in zip(images, keep) if kept_image]
+            self.targets = [target_path(Path(target_folder), self.folder, image) for image in images]
         self.images = images
         self._warned: set[Path] = set()
 
@@ -159,8 +176,16 @@ class ImageCropDataset(Dataset):
     def _sample(self, index: int, seed: int) -> dict[str, Any]:
         rgb = torch.from_numpy(read_image(self.images[index]).rgb).permute(2, 0, 1)  # (3, H, W) float32 [0, 1]
         mask = torch.from_numpy(read_mask(self.masks[index]))[None] if self.masks is not None else None  # (1, h, w)
+        if self.targets is not None:  # cropped together with the photo: stacked as channels 3..5
+            target = torch.from_numpy(read_image(self.targets[index]).rgb).permute(2, 0, 1)
+            if target.shape != rgb.shape:
+                raise ImageReadError(f"its cartoon target {self.targets[index]} is {tuple(target.shape[1:])}, the "
+                                     f"photo {tuple(rgb.shape[1:])}: remake the targets")
+            rgb = torch.cat([rgb, target])                                                 # (6, H, W)
         rgb, mask = random_crop(rgb, mask, self.crop_size, np.random.default_rng(seed))
-        sample: dict[str, Any] = {"image": rgb * 2.0 - 1.0, "index": index}                 # (3, crop, crop)
+        sample: dict[str, Any] = {"image": rgb[:3] * 2.0 - 1.0, "index": index}             # (3, crop, crop)
+        if self.targets is not None:
+            sample["target"] = rgb[3:] * 2.0 - 1.0                                         # (3, crop, crop)
         if mask is not None:
             sample["mask"] = mask                                                          # (1, crop, crop)
         return sample
@@ -296,8 +321,9 @@ class TrainingBatches:
 
 
 def training_batches(folder: str | Path, crop_size: int, batch_size: int, *, seed: int = 0,
-                     mask_folder: str | Path | None = None, num_workers: int = 2, rank: int = 0,
-                     world_size: int = 1, pin_memory: bool = False) -> TrainingBatches:
-    """The usual way to get a stream: one folder (and its masks) → endless resumable batches for this rank."""
-    dataset = ImageCropDataset(folder, crop_size, mask_folder)
+                     mask_folder: str | Path | None = None, target_folder: str | Path | None = None,
+                     num_workers: int = 2, rank: int = 0, world_size: int = 1,
+                     pin_memory: bool = False) -> TrainingBatches:
+    """The usual way to get a stream: one folder (its masks, its cartoon targets) → endless resumable batches."""
+    dataset = ImageCropDataset(folder, crop_size, mask_folder, target_folder)
     return TrainingBatches(dataset, batch_size, seed, num_workers, rank, world_size, pin_memory)
