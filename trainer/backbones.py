@@ -113,10 +113,15 @@ class FeatureBackbone(nn.Module):
         }
 
 
-def build_backbone(name: str, weights_path: str | Path | None = None) -> FeatureBackbone:
-    """`name` in BACKBONE_NAMES; `weights_path` None means the default source (see the module docstring)."""
+def build_backbone(name: str, weights_path: str | Path | None = None, layer: str = "auto") -> FeatureBackbone:
+    """`name` in BACKBONE_NAMES; `weights_path` None means the default source (see the module docstring).
+
+    `layer` picks VGG19's feature layer ("conv2_2" costs about a third of "conv3_4" at the same crop); "auto" is the
+    deepest the weights reach. EfficientNet-Lite0 has one feature layer: only "auto" is accepted there."""
     if name == "vgg19":
-        return build_vgg19(weights_path)
+        return build_vgg19(weights_path, layer)
+    if layer != "auto":
+        raise BackboneUnavailableError(f"backbone_layer={layer} applies to vgg19 only; use auto with {name}")
     if name == "efficientnet_lite0":
         return build_efficientnet_lite0(weights_path)
     raise ValueError(f"unknown backbone {name!r}: choose one of {BACKBONE_NAMES}")
@@ -139,8 +144,8 @@ def vgg19_conv_indices() -> dict[str, int]:
     return names
 
 
-def build_vgg19(weights_path: str | Path | None = None) -> FeatureBackbone:
-    """VGG19 features up to conv4_4 (pre-ReLU), or conv3_4 when the weights stop there."""
+def build_vgg19(weights_path: str | Path | None = None, layer: str = "auto") -> FeatureBackbone:
+    """VGG19 features up to conv4_4 (pre-ReLU), or conv3_4 when the weights stop there, or the named `layer`."""
     torchvision_weights = VGG19_Weights.IMAGENET1K_V1
     preset = torchvision_weights.transforms()
     torchvision_convention = PixelConvention(
@@ -148,16 +153,16 @@ def build_vgg19(weights_path: str | Path | None = None) -> FeatureBackbone:
     )
     if weights_path is None:
         state = _download_torchvision_vgg19(torchvision_weights)
-        return _vgg19_from_state(state, torchvision_convention, f"torchvision {torchvision_weights.url}")
+        return _vgg19_from_state(state, torchvision_convention, f"torchvision {torchvision_weights.url}", layer)
     path = Path(weights_path)
     if not path.is_file():
         raise BackboneUnavailableError(f"VGG19 weights file not found: {path}")
     if path.suffix.lower() == ".safetensors":
         convention = _convention_from_safetensors(path)
-        return _vgg19_from_state(load_file(str(path)), convention, str(path))
+        return _vgg19_from_state(load_file(str(path)), convention, str(path), layer)
     if path.suffix.lower() in (".pth", ".pt"):
         state = torch.load(path, map_location="cpu", weights_only=True)  # a copy of torchvision's file
-        return _vgg19_from_state(state, torchvision_convention, str(path))
+        return _vgg19_from_state(state, torchvision_convention, str(path), layer)
     raise BackboneUnavailableError(f"{path.name}: VGG19 weights must be .safetensors, or torchvision's .pth file")
 
 
@@ -194,19 +199,23 @@ def _convention_from_safetensors(path: Path) -> PixelConvention:
     )
 
 
-def _vgg19_from_state(state: dict[str, torch.Tensor], convention: PixelConvention, source: str) -> FeatureBackbone:
-    """Build features[: layer + 1] for the deepest of VGG_FEATURE_LAYERS the state covers and load it strictly."""
+def _vgg19_from_state(state: dict[str, torch.Tensor], convention: PixelConvention, source: str,
+                      layer: str = "auto") -> FeatureBackbone:
+    """Build features[: layer + 1] for `layer`, or ("auto") the deepest of VGG_FEATURE_LAYERS the state covers, and
+    load it strictly (weights past the layer are ignored)."""
     indices = vgg19_conv_indices()
     state = {k: v for k, v in state.items() if not k.startswith("classifier.")}  # torchvision's file has the head
-    for layer in VGG_FEATURE_LAYERS:
+    if layer != "auto" and layer not in indices:
+        raise BackboneUnavailableError(f"VGG19 has no layer {layer!r}")
+    for layer in (VGG_FEATURE_LAYERS if layer == "auto" else (layer,)):
         needed = [f"features.{i}.{p}" for i in indices.values() if i <= indices[layer] for p in ("weight", "bias")]
         if all(key in state for key in needed):
             break
     else:
-        raise BackboneUnavailableError(f"{source}: the weights reach neither conv4_4 nor conv3_4 of VGG19")
+        raise BackboneUnavailableError(f"{source}: the weights do not reach VGG19's {layer} (auto: conv4_4 or conv3_4)")
     last = indices[layer]
     features = make_layers(cfgs["E"])[: last + 1]  # ends with the conv itself: pre-ReLU features, as White-box
-    ignored = sorted(set(state) - set(needed))
+    ignored = sorted(set(state) - set(needed))  # deeper layers than the one asked for
     if any(not key.startswith("features.") for key in ignored):
         raise BackboneUnavailableError(f"{source}: unexpected keys in VGG19 weights: {ignored[:3]}")
     features.load_state_dict({k[len("features."):]: state[k].float() for k in needed}, strict=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 BACKBONES = ("vgg19", "efficientnet_lite0")  # the names trainer.backbones.build_backbone accepts
+BACKBONE_LAYERS = ("auto", "conv4_4", "conv3_4", "conv2_2")  # VGG19 feature layers; auto: the deepest available
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")  # auto: bf16/fp16 autocast on CUDA, fp32 elsewhere
 NONE_WORDS = ("none", "null")  # how an override clears an optional field (TOML has no null)
 
@@ -39,12 +40,23 @@ class TrainConfig:
     crop_size: int = 256                                    # training crops are crop_size × crop_size
     batch_size: int = 16                                    # per process (DDP multiplies it by the world size)
     num_workers: int = 2                                    # DataLoader decoding processes per training process
-    # --- schedule -----------------------------------------------------------------------------------------------
+    # --- schedule: pre-training, then the warm start, then adversarial training ---------------------------------
     pretrain_steps: int = 50_000                            # generator-only reconstruction steps
-    adversarial_steps: int = 100_000                        # G + discriminator steps after pre-training
+    warm_start_steps: int = 0                               # L1 toward algorithmic cartoon targets (instead of or
+                                                            # after pre-training; see trainer.cartoon_target)
+    adversarial_steps: int = 100_000                        # G + discriminator steps after the two above
+    # --- cartoon targets (warm start and anchor) ----------------------------------------------------------------
+    target_recipe: dict[str, float] = field(default_factory=dict)  # CartoonTargetRecipe parameters to change
+    target_cache_dir: Path | None = None                    # None: <user data>/cache/cartoon-targets/<recipe key>
+    warm_start_perceptual: float = 0.0                      # feature L1 to the target, × the content weight
+    anchor_weight: float = 0.0                              # adversarial phase: L1 to the target, weight decaying
+    anchor_decay_steps: int = 0                             # … linearly to 0 over this many steps (0: the phase)
     # --- optimiser ----------------------------------------------------------------------------------------------
-    lr: float = 2e-4
+    lr: float = 2e-4                                        # the generator's (and the discriminators' by default)
+    lr_discriminator: float | None = None                   # None: lr
     adam_betas: tuple[float, float] = (0.5, 0.99)
+    reset_optimizer_after_warm_start: bool = True           # the adversarial phase starts with fresh Adam moments
+    ema_decay: float = 0.0                                  # EMA of G's weights (exported and sampled); 0: off
     # --- losses (names and defaults belong to trainer.losses; empty = its defaults) -----------------------------
     loss_weights: dict[str, float] = field(default_factory=dict)
     region_weights: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -53,8 +65,15 @@ class TrainConfig:
     generator_base_channels: int = 32                       # scratch only: a base model brings its own architecture
     generator_residual_blocks: int = 4
     discriminator_base_channels: int = 32
+    discriminator_head_spectral_norm: bool = False          # also normalise the 1×1 scoring conv
     backbone: str = "vgg19"                                 # content-loss features: see BACKBONES
     backbone_weights: Path | None = None                    # None: the backbone's own default weights
+    backbone_layer: str = "auto"                            # VGG19 layer: see BACKBONE_LAYERS (conv2_2 is cheapest)
+    # --- cost levers --------------------------------------------------------------------------------------------
+    freeze_discriminators_in_g_step: bool = True            # no D weight gradients while G learns (same maths)
+    segmenter_every: int = 1                                # semantic terms on every k-th adversarial step
+    superpixel_segments: int = 200                          # structure loss superpixels per 256² (scaled by area)
+    threads: int = 0                                        # torch CPU threads; 0: torch's default
     # --- machine ------------------------------------------------------------------------------------------------
     device: str = "auto"                                    # as core.devices.resolve_device
     precision: str = "auto"                                 # see PRECISIONS
@@ -69,11 +88,13 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         positive = ("crop_size", "batch_size", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints",
-                    "generator_base_channels", "discriminator_base_channels")
+                    "generator_base_channels", "discriminator_base_channels", "segmenter_every",
+                    "superpixel_segments")
         for name in positive:
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("num_workers", "pretrain_steps", "adversarial_steps", "generator_residual_blocks"):
+        for name in ("num_workers", "pretrain_steps", "warm_start_steps", "adversarial_steps",
+                     "generator_residual_blocks", "anchor_decay_steps", "threads"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must not be negative, got {getattr(self, name)}")
         if self.crop_size % 8:
@@ -81,12 +102,27 @@ class TrainConfig:
                               f"got {self.crop_size}")
         if not self.lr > 0:
             raise ConfigError(f"lr must be positive, got {self.lr}")
+        if self.lr_discriminator is not None and not self.lr_discriminator > 0:
+            raise ConfigError(f"lr_discriminator must be positive, got {self.lr_discriminator}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ConfigError(f"ema_decay must lie in [0, 1), got {self.ema_decay}")
+        for name in ("warm_start_perceptual", "anchor_weight"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must not be negative, got {getattr(self, name)}")
+        if self.backbone_layer not in BACKBONE_LAYERS:
+            raise ConfigError(f"backbone_layer must be one of {', '.join(BACKBONE_LAYERS)}, "
+                              f"got {self.backbone_layer!r}")
         if not all(0.0 <= beta < 1.0 for beta in self.adam_betas):
             raise ConfigError(f"adam_betas must lie in [0, 1), got {list(self.adam_betas)}")
         if self.backbone not in BACKBONES:
             raise ConfigError(f"backbone must be one of {', '.join(BACKBONES)}, got {self.backbone!r}")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+
+    @property
+    def uses_cartoon_targets(self) -> bool:
+        """Whether the photo stream must carry precomputed cartoon targets (warm start or anchor)."""
+        return self.warm_start_steps > 0 or (self.anchor_weight > 0 and self.adversarial_steps > 0)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values only (str, int, float, bool, None, lists, dicts): safe for TOML, JSON and weights-only

@@ -23,6 +23,7 @@ class DiscriminatorConfig:
 
     in_channels: int = 3  # 3 for the surface D, 1 for the texture D
     base_channels: int = 32
+    head_spectral_norm: bool = False  # normalise the scoring 1×1 conv too (a stabiliser for short CPU runs)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -55,7 +56,8 @@ class PatchDiscriminator(nn.Module):
             ]
             c_in = width
         self.body = nn.Sequential(*layers)
-        self.head = nn.Conv2d(c_in, 1, 1)
+        head = nn.Conv2d(c_in, 1, 1)
+        self.head = spectral_norm(head) if config.head_spectral_norm else head
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = self.body(x)   # (N, 4w, H/8, W/8)

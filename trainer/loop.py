@@ -1,9 +1,12 @@
 """`train(cfg)`: the whole GAN training run, top to bottom, in nanoGPT's flat style.
 
-Setup (processes, device, seeds) → generator and discriminators → optimisers → resume → the loop (pre-training:
-L1 reconstruction of the photo; then per step a discriminator step and a generator step) with logging, sample grids
-and checkpoints → export of an engine model file. The generator output the losses see is
-`guided_filter(photo, G(photo), 1, 1e-2)`, as in White-box's training.
+Setup (processes, device, seeds) → cartoon targets → generator and discriminators → optimisers → resume → the loop
+with logging, sample grids and checkpoints → export of an engine model file. The loop has three phases, each optional:
+"pretrain" (L1 reconstruction of the photo, White-box's start), "warmstart" (L1 toward the photo's precomputed
+algorithmic cartoon, `trainer.cartoon_target`: the look first, cheaply) and "train" (per step a discriminator step and
+a generator step, optionally with a decaying L1 anchor toward the same target). The generator output the losses see
+is `guided_filter(photo, G(photo), 1, 1e-2)`, as in White-box's training. With `ema_decay` an exponential moving
+average of G's weights is kept beside G; it is what samples show and what is exported.
 
 Under `torchrun` (the RANK and WORLD_SIZE variables are set) the networks are wrapped in DistributedDataParallel
 (NCCL on CUDA, Gloo on the CPU), each process reads its own shard of the data, and only rank 0 (`is_main`) prints,
@@ -19,6 +22,7 @@ prints them as JSON lines or as console text.
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import math
 import os
@@ -46,13 +50,15 @@ from core.image_io import write_image
 from core.model_file import CartoonModel, ModelMetadata, save_model
 from core.model_registry import load_model
 from trainer.backbones import build_backbone
+from trainer.cartoon_target import CartoonTargetRecipe, make_cartoon_targets
 from trainer.checkpoint import (
     latest_checkpoint, list_checkpoints, load_checkpoint, restore_rng_state, restore_training_state, save_checkpoint,
 )
 from trainer.config import ConfigError, TrainConfig
 from trainer.data import SampleKey, TrainingBatches, training_batches
 from trainer.discriminator import DiscriminatorConfig, PatchDiscriminator
-from trainer.losses import LossWeights, discriminator_losses, generator_losses
+from trainer.losses import LossWeights, discriminator_losses, feature_l1_loss, generator_losses
+from trainer.representations import RepresentationConfig
 from trainer.semantic import SemanticSegmenter, load_segmenter
 
 Event = dict[str, Any]
@@ -62,6 +68,8 @@ TRAINING_FILTER_RADIUS_PX = 1  # White-box train.py: guided_filter(input_photo, 
 TRAINING_FILTER_EPS = 1e-2
 SAMPLE_COUNT = 4  # photos in each sample grid
 SAMPLES_FOLDER = "samples"
+TARGET_CACHE_FOLDER = Path("cache") / "cartoon-targets"  # under the user data folder
+SUPERPIXEL_REFERENCE_AREA_PX = 256 * 256  # superpixel_segments is per this area
 
 
 def print_json_event(event: Event) -> None:
@@ -80,6 +88,8 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None, *, emit: EventSin
     world_size = int(os.environ.get("WORLD_SIZE", 1))
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
     device = training_device(cfg.device, local_rank if distributed else None)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
     if device.type == "cpu":
         torch.set_flush_denormal(True)  # denormal weights made CPU fine-tune steps ~8x slower (73 s vs 8.5 s)
     if distributed:
@@ -105,37 +115,52 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None, *, emit: EventSin
         if not cfg.resume and list_checkpoints(run_dir):
             raise ConfigError(f"{run_dir} already holds a run's checkpoints: pass --resume (resume=true) to continue "
                               "it, or choose another run_dir")
-        total_steps = cfg.pretrain_steps + cfg.adversarial_steps
+        adversarial_start = cfg.pretrain_steps + cfg.warm_start_steps
+        total_steps = adversarial_start + cfg.adversarial_steps
 
-        # --- data: one endless, resumable, sharded stream per domain ------------------------------------------------
+        # --- data: cartoon targets made once, then one endless, resumable, sharded stream per domain ------------------
+        target_dir = None
+        if cfg.uses_cartoon_targets:
+            target_dir = ensure_cartoon_targets(cfg, emit if is_main else _ignore_event, make=is_main)
+            if distributed:
+                dist.barrier()
         pin_memory = device.type == "cuda"
         photos = training_batches(cfg.photos_dir, cfg.crop_size, cfg.batch_size, seed=cfg.seed,
-                                  num_workers=cfg.num_workers, rank=rank, world_size=world_size, pin_memory=pin_memory)
+                                  target_folder=target_dir, num_workers=cfg.num_workers, rank=rank,
+                                  world_size=world_size, pin_memory=pin_memory)
         cartoons = training_batches(cfg.cartoons_dir, cfg.crop_size, cfg.batch_size, seed=cfg.seed + 1,
                                     num_workers=cfg.num_workers, rank=rank, world_size=world_size,
                                     pin_memory=pin_memory) if cfg.adversarial_steps else None
 
         # --- networks: G (scratch or a base model), Ds, frozen loss networks --------------------------------------
         generator, base = build_generator(cfg)
-        surface_disc = PatchDiscriminator(DiscriminatorConfig(3, cfg.discriminator_base_channels))
-        texture_disc = PatchDiscriminator(DiscriminatorConfig(1, cfg.discriminator_base_channels))
+        surface_disc = PatchDiscriminator(DiscriminatorConfig(3, cfg.discriminator_base_channels,
+                                                              cfg.discriminator_head_spectral_norm))
+        texture_disc = PatchDiscriminator(DiscriminatorConfig(1, cfg.discriminator_base_channels,
+                                                              cfg.discriminator_head_spectral_norm))
         for network in (generator, surface_disc, texture_disc):
             network.to(device, memory_format=memory_format).train()
+        ema = make_ema(generator) if cfg.ema_decay else None
         backbone = segmenter = None
-        if cfg.adversarial_steps:  # pre-training alone needs neither (and works offline without VGG weights)
-            backbone = build_backbone(cfg.backbone, cfg.backbone_weights).to(device, memory_format=memory_format)
+        if cfg.adversarial_steps or cfg.warm_start_perceptual:  # else unneeded (and VGG weights may be offline)
+            backbone = build_backbone(cfg.backbone, cfg.backbone_weights, cfg.backbone_layer).to(
+                device, memory_format=memory_format)
+        if cfg.adversarial_steps:
             segmenter = load_training_segmenter(cfg)
             if segmenter is not None:
                 segmenter.to(device, memory_format=memory_format)
         weights = loss_weights(cfg, segmenter)
+        representations = RepresentationConfig(superpixel_segments=scaled_superpixel_segments(cfg))
 
         # --- optimisers and mixed precision -----------------------------------------------------------------------
         betas = tuple(cfg.adam_betas)
         optimizer_g = torch.optim.Adam(generator.parameters(), lr=cfg.lr, betas=betas)
-        optimizer_d = torch.optim.Adam([*surface_disc.parameters(), *texture_disc.parameters()], lr=cfg.lr,
-                                       betas=betas)
+        optimizer_d = torch.optim.Adam([*surface_disc.parameters(), *texture_disc.parameters()],
+                                       lr=cfg.lr_discriminator or cfg.lr, betas=betas)
         scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
         models = {"generator": generator, "surface_discriminator": surface_disc, "texture_discriminator": texture_disc}
+        if ema is not None:
+            models["generator_ema"] = ema
         optimizers = {"generator": optimizer_g, "discriminators": optimizer_d}
 
         # --- resume -----------------------------------------------------------------------------------------------
@@ -161,7 +186,8 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None, *, emit: EventSin
         export_filter = _export_filter(base)
         images_per_step = cfg.batch_size * world_size
         emit({"event": "start", "run_dir": str(run_dir), "step": step, "total_steps": total_steps,
-              "pretrain_steps": cfg.pretrain_steps, "device": str(device), "world_size": world_size,
+              "pretrain_steps": cfg.pretrain_steps, "warm_start_steps": cfg.warm_start_steps,
+              "device": str(device), "world_size": world_size,
               "precision": str(amp_dtype).removeprefix("torch.") if amp_dtype else "fp32",
               "photos": len(photos.dataset), "cartoons": len(cartoons.dataset) if cartoons else 0,
               "resumed_from": str(checkpoint_path) if checkpoint_path else None})
@@ -172,8 +198,15 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None, *, emit: EventSin
         interval_steps, interval_start, paused_s = 0, time.perf_counter(), 0.0
         with stop.handling_signals():  # before the first batch: DataLoader workers fork inside
             while step < total_steps:
-                phase = "pretrain" if step < cfg.pretrain_steps else "train"
-                photo = next(photos)["image"].to(device, non_blocking=True, memory_format=memory_format)
+                phase = phase_at(step, cfg)
+                if (step == adversarial_start and cfg.warm_start_steps and cfg.reset_optimizer_after_warm_start
+                        and step > 0):
+                    # The warm start's Adam moments describe an L1 landscape; the GAN starts from fresh ones.
+                    optimizer_g.state.clear()
+                batch = next(photos)
+                photo = batch["image"].to(device, non_blocking=True, memory_format=memory_format)
+                target = batch["target"].to(device, non_blocking=True, memory_format=memory_format) \
+                    if "target" in batch else None
                 autocast = torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None)
                 if phase == "pretrain":
                     # L1 reconstruction only: without it G starts from noise and the GAN collapses to flat colour.
@@ -183,31 +216,56 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None, *, emit: EventSin
                     scaler.scale(losses["reconstruction"]).backward()
                     scaler.step(optimizer_g)
                     scaler.update()
+                elif phase == "warmstart":
+                    with autocast:
+                        output = guided_filter(photo, train_generator(photo), TRAINING_FILTER_RADIUS_PX,
+                                               TRAINING_FILTER_EPS)  # (N, 3, H, W)
+                        losses = {"target_l1": F.l1_loss(output, target)}
+                        total = losses["target_l1"]
+                        if cfg.warm_start_perceptual:
+                            with torch.no_grad():
+                                target_features = backbone(target)
+                            losses["target_features"] = feature_l1_loss(backbone(output), target_features)
+                            total = total + cfg.warm_start_perceptual * weights.content * losses["target_features"]
+                    optimizer_g.zero_grad(set_to_none=True)
+                    scaler.scale(total).backward()
+                    scaler.step(optimizer_g)
+                    scaler.update()
                 else:
                     cartoon = next(cartoons)["image"].to(device, non_blocking=True, memory_format=memory_format)
                     colour_rng = torch.Generator().manual_seed(_step_seed(cfg.seed, rank, step))
+                    step_segmenter = segmenter if (step - adversarial_start) % cfg.segmenter_every == 0 else None
                     with autocast:
                         output = guided_filter(photo, train_generator(photo), TRAINING_FILTER_RADIUS_PX,
                                                TRAINING_FILTER_EPS)  # (N, 3, H, W) in ~[-1, 1]
-                    # D step (the G step below leaves grads on the Ds: they are cleared here, before they count)
+                    # D step (the G step below leaves no grads on the Ds when they are frozen there)
                     optimizer_d.zero_grad(set_to_none=True)
                     with autocast:
                         d_losses = discriminator_losses(cartoon, output, surface_disc=train_surface,
-                                                        texture_disc=train_texture, segmenter=segmenter,
-                                                        weights=weights, rng=colour_rng)
+                                                        texture_disc=train_texture, segmenter=step_segmenter,
+                                                        weights=weights, representations=representations,
+                                                        rng=colour_rng)
                     scaler.scale(d_losses["total"]).backward()
                     scaler.step(optimizer_d)
                     # G step
                     optimizer_g.zero_grad(set_to_none=True)
-                    with autocast:
+                    frozen = (surface_disc, texture_disc) if cfg.freeze_discriminators_in_g_step else ()
+                    with autocast, without_weight_grads(*frozen):
                         g_losses = generator_losses(photo, output, surface_disc=surface_disc,
                                                     texture_disc=texture_disc, backbone=backbone,
-                                                    segmenter=segmenter, weights=weights, rng=colour_rng)
+                                                    segmenter=step_segmenter, weights=weights,
+                                                    representations=representations, rng=colour_rng)
+                        anchor = anchor_weight_at(step - adversarial_start, cfg)
+                        if anchor and target is not None:
+                            g_losses["anchor"] = F.l1_loss(output, target)
+                            g_losses["total"] = g_losses["total"] + anchor * g_losses["anchor"]
                     scaler.scale(g_losses["total"]).backward()
                     scaler.step(optimizer_g)
                     scaler.update()
                     losses = {**{f"d_{k}": v for k, v in d_losses.items()},
                               **{f"g_{k}": v for k, v in g_losses.items()}}
+                if ema is not None:
+                    update_ema(ema, generator, cfg.ema_decay, step)
                 step += 1
                 interval_steps += 1
                 for name, value in losses.items():
@@ -231,7 +289,7 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None, *, emit: EventSin
                 # sample and checkpoint (rank 0 writes; the time they take is left out of images/s)
                 io_start = time.perf_counter()
                 if is_main and (step % cfg.sample_every == 0 or step == total_steps):
-                    path = write_sample_grid(run_dir / SAMPLES_FOLDER / f"step_{step:08d}.png", generator,
+                    path = write_sample_grid(run_dir / SAMPLES_FOLDER / f"step_{step:08d}.png", ema or generator,
                                              sample_photos, export_filter)
                     emit({"event": "sample", "step": step, "path": str(path)})
                 stopping = stop.agreed(distributed, device)
@@ -256,9 +314,10 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None, *, emit: EventSin
                     "batch_size": cfg.batch_size, "world_size": world_size}
             if cartoons is not None:
                 data.update(cartoons_dir=str(cfg.cartoons_dir), cartoons=len(cartoons.dataset))
-            metadata = export_metadata(cfg, base, generator, weights, data, history, step, backbone, segmenter,
+            exported = ema if ema is not None else generator
+            metadata = export_metadata(cfg, base, exported, weights, data, history, step, backbone, segmenter,
                                        export_filter)
-            save_model(model_path, generator, metadata, half=True)
+            save_model(model_path, exported, metadata, half=True)
             emit({"event": "done", "step": step, "model": str(model_path)})
         photos.close()
         if cartoons is not None:
@@ -317,6 +376,90 @@ def load_training_segmenter(cfg: TrainConfig) -> SemanticSegmenter | None:
         raise ConfigError(f"segmenter_path: {cfg.segmenter_path} does not exist (train one with "
                           "`cartoonize-train train-segmenter`, or set segmenter_path=none)")
     return load_segmenter(cfg.segmenter_path, frozen=True)
+
+
+def phase_at(step: int, cfg: TrainConfig) -> str:
+    """The phase step `step` (0-based) belongs to: "pretrain", "warmstart" or "train"."""
+    if step < cfg.pretrain_steps:
+        return "pretrain"
+    if step < cfg.pretrain_steps + cfg.warm_start_steps:
+        return "warmstart"
+    return "train"
+
+
+def anchor_weight_at(adversarial_step: int, cfg: TrainConfig) -> float:
+    """The L1 anchor's weight at the `adversarial_step`-th adversarial step: linear from anchor_weight to 0."""
+    if not cfg.anchor_weight:
+        return 0.0
+    span = cfg.anchor_decay_steps or cfg.adversarial_steps
+    return cfg.anchor_weight * max(0.0, 1.0 - adversarial_step / max(span, 1))
+
+
+def scaled_superpixel_segments(cfg: TrainConfig) -> int:
+    """`superpixel_segments` is per 256² crop: keep the superpixels' size (in pixels) at any crop size."""
+    return max(4, round(cfg.superpixel_segments * cfg.crop_size**2 / SUPERPIXEL_REFERENCE_AREA_PX))
+
+
+def cartoon_target_dir(cfg: TrainConfig) -> Path:
+    """The cache folder of `cfg`'s target recipe: `target_cache_dir`, else one per recipe in the user data folder."""
+    from core.model_registry import user_data_dir
+
+    recipe = cartoon_target_recipe(cfg)
+    if cfg.target_cache_dir is not None:
+        return Path(cfg.target_cache_dir)
+    return user_data_dir() / TARGET_CACHE_FOLDER / recipe.key()
+
+
+def cartoon_target_recipe(cfg: TrainConfig) -> CartoonTargetRecipe:
+    try:
+        return CartoonTargetRecipe.from_overrides(cfg.target_recipe)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"target_recipe: {exc}") from exc
+
+
+def ensure_cartoon_targets(cfg: TrainConfig, emit: EventSink, make: bool = True) -> Path:
+    """The folder of `cfg`'s cartoon targets, made first for any photo that lacks one (when `make`)."""
+    folder = cartoon_target_dir(cfg)
+    if make:
+        last_report = 0.0
+        for progress in make_cartoon_targets(cfg.photos_dir, folder, cartoon_target_recipe(cfg)):
+            now = time.perf_counter()
+            if progress.made and (now - last_report > 2.0 or progress.done == progress.total):
+                emit({"event": "targets", "done": progress.done, "total": progress.total, "made": progress.made,
+                      "reused": progress.reused, "failed": progress.failed, "folder": str(folder)})
+                last_report = now
+    return folder
+
+
+def make_ema(generator: nn.Module) -> nn.Module:
+    """A frozen copy of G whose weights follow G's as an exponential moving average (`update_ema`)."""
+    ema = copy.deepcopy(generator).eval()
+    ema.requires_grad_(False)
+    return ema
+
+
+@torch.no_grad()
+def update_ema(ema: nn.Module, generator: nn.Module, decay: float, step: int) -> None:
+    """ema ← d·ema + (1 − d)·G, with d ramped up from 0 over the first steps (an early average is all noise)."""
+    effective = min(decay, (1.0 + step) / (10.0 + step))
+    ema_params = list(ema.parameters())
+    torch._foreach_lerp_(ema_params, [p.detach() for p in generator.parameters()], 1.0 - effective)
+    for ema_buffer, buffer in zip(ema.buffers(), generator.buffers()):
+        ema_buffer.copy_(buffer)
+
+
+@contextlib.contextmanager
+def without_weight_grads(*modules: nn.Module) -> Iterator[None]:
+    """Inside, `modules`' parameters need no gradients (gradients still flow through them to their inputs)."""
+    previous = [[p.requires_grad for p in module.parameters()] for module in modules]
+    for module in modules:
+        module.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for module, flags in zip(modules, previous):
+            for parameter, flag in zip(module.parameters(), flags):
+                parameter.requires_grad_(flag)
 
 
 def loss_weights(cfg: TrainConfig, segmenter: SemanticSegmenter | None) -> LossWeights:
@@ -434,13 +577,15 @@ def export_metadata(cfg: TrainConfig, base: CartoonModel | None, generator: UNet
                     segmenter: SemanticSegmenter | None, filter_params: tuple[int, float]) -> ModelMetadata:
     """The model card: what the generator was trained from, on what, with which losses and how far."""
     run_name = Path(cfg.run_dir).name
-    adversarial_done = max(0, step - cfg.pretrain_steps)
+    warm_start_done = min(max(0, step - cfg.pretrain_steps), cfg.warm_start_steps)
+    adversarial_done = max(0, step - cfg.pretrain_steps - cfg.warm_start_steps)
     provenance = {
         "trainer": "cartoonize-train",
         "base_model": base.name if base is not None else None,
         "base_model_provenance": base.metadata.provenance if base is not None else None,
         "data": data,
-        "steps": {"pretrain": min(step, cfg.pretrain_steps), "adversarial": adversarial_done, "total": step},
+        "steps": {"pretrain": min(step, cfg.pretrain_steps), "warm_start": warm_start_done,
+                  "adversarial": adversarial_done, "total": step},
         "loss_weights": {f.name: getattr(weights, f.name) for f in fields(LossWeights)},
         "backbone": backbone.describe() if backbone is not None else None,
         "segmenter": ({"path": str(cfg.segmenter_path), **segmenter.metadata.provenance}
@@ -451,7 +596,10 @@ def export_metadata(cfg: TrainConfig, base: CartoonModel | None, generator: UNet
         "python": sys.version.split()[0],
         "torch": torch.__version__,
     }
-    kind = "pre-trained (reconstruction only, not yet a cartoonizer)" if adversarial_done == 0 else "cartoonizer"
+    kind = "cartoonizer"
+    if adversarial_done == 0:
+        kind = ("warm-started toward algorithmic cartoon targets (no adversarial training yet)" if warm_start_done
+                else "pre-trained (reconstruction only, not yet a cartoonizer)")
     description = f"{kind}, trained by cartoonize-train in {run_name} for {step} steps"
     if base is not None:
         description += f", fine-tuned from {base.name}"

@@ -115,8 +115,24 @@ def test_vgg_weights_that_stop_early_are_refused(tmp_path):
     path = tmp_path / "conv1.safetensors"
     save_file({"features.0.weight": torch.zeros(64, 3, 3, 3), "features.0.bias": torch.zeros(64)}, str(path),
               metadata={"mean_bgr": "103.939,116.779,123.68"})
-    with pytest.raises(BackboneUnavailableError, match="neither conv4_4 nor conv3_4"):
+    with pytest.raises(BackboneUnavailableError, match=r"do not reach VGG19's .*conv4_4 or conv3_4"):
         build_backbone("vgg19", path)
+    with pytest.raises(BackboneUnavailableError, match="conv2_2"):
+        build_backbone("vgg19", path, layer="conv2_2")
+
+
+@needs_vgg_file
+def test_a_shallower_vgg_layer_is_cheaper_and_deeper_than_the_file_is_refused():
+    shallow = build_backbone("vgg19", VGG_CAFFE_FILE, layer="conv2_2")
+    assert (shallow.feature_layer, shallow.stride, shallow.out_channels) == ("conv2_2", 2, 128)
+    full = build_backbone("vgg19", VGG_CAFFE_FILE)
+    photo = _sample("coffee.jpg", 48)
+    with torch.no_grad():  # the same weights: conv2_2 features are a prefix of the conv3_4 network
+        assert torch.allclose(shallow(photo), full.layers[:8](full.preprocess(photo)), atol=1e-4)
+    with pytest.raises(BackboneUnavailableError, match="conv4_4"):
+        build_backbone("vgg19", VGG_CAFFE_FILE, layer="conv4_4")
+    with pytest.raises(BackboneUnavailableError, match="vgg19 only"):
+        build_backbone("efficientnet_lite0", layer="conv2_2")
 
 
 def test_efficientnet_state_dict_maps_one_to_one_onto_timm():

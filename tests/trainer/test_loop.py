@@ -94,7 +94,8 @@ def test_the_exported_model_loads_in_the_engine_and_cartoonizes(full_run):
     with safe_open(str(model_path), framework="pt") as handle:
         assert handle.get_tensor("stem.weight").dtype == torch.float16
     provenance = read_metadata(model_path).provenance
-    assert provenance["steps"] == {"pretrain": PRETRAIN, "adversarial": ADVERSARIAL, "total": PRETRAIN + ADVERSARIAL}
+    assert provenance["steps"] == {"pretrain": PRETRAIN, "warm_start": 0, "adversarial": ADVERSARIAL,
+                                   "total": PRETRAIN + ADVERSARIAL}
     assert provenance["base_model"] is None and provenance["data"]["photos"] == 6
     assert provenance["loss_weights"]["semantic"] == 1.0 and provenance["segmenter"]["path"]
     assert provenance["final_metrics"]["step"] == PRETRAIN + ADVERSARIAL
