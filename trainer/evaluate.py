@@ -7,6 +7,11 @@ picture is quantised to 8 bits (as if saved as PNG) and resized straight to 299Ã
 (align_corners=False, no antialiasing), the pytorch-fid convention, so numbers match scoring saved files.
 The package itself is never imported (its `__init__` needs dependencies we do not install); only its file is read.
 
+Contenders are engine models (by name, file or object) or classical baselines (`BASELINES`, e.g. OpenCV's
+`stylization` filter, which FID to cartoons tends to reward for its blur); the photos' and the cartoons' features are
+computed once for all of them. `write_comparison_sheet` puts their pictures side by side, because these scores
+alone do not say which cartoons people prefer.
+
 Small sets: FID is biased upwards for few images and needs more than 2048 images for a full-rank covariance; the
 trace of the matrix square root below stays exact for singular covariances. KID is unbiased and better for small
 sets. Compare numbers only at equal image counts.
@@ -20,7 +25,8 @@ import time
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator, NamedTuple, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
 
 import cv2
 import numpy as np
@@ -32,7 +38,7 @@ from core.atomic_files import atomic_output
 from core.cancel import CancelToken
 from core.cartoonizer import Cartoonizer
 from core.devices import resolve_device
-from core.image_io import ImageReadError, read_image
+from core.image_io import ImageReadError, read_image, write_image
 from core.model_file import CartoonModel
 from core.model_registry import load_model
 from trainer.data import find_images
@@ -189,40 +195,83 @@ def _as_features(feats: np.ndarray, name: str) -> np.ndarray:
     return feats
 
 
-# --- a model's scores -----------------------------------------------------------------------------------------------
+# --- contenders: models and classical baselines ---------------------------------------------------------------------
+Stylize = Callable[[np.ndarray], np.ndarray]  # (H, W, 3) float32 RGB in [0, 1] â†’ the same shape and range
+
+
+@dataclass(frozen=True)
+class Contender:
+    """Something that turns photos into cartoons, under the name its table row and sheet column carry."""
+
+    name: str
+    stylize: Stylize
+    source: str | None = None
+
+
+def opencv_stylization(rgb: np.ndarray) -> np.ndarray:
+    """OpenCV's edge-preserving `stylization` filter at the settings that score best on FID to anime frames."""
+    bgr = cv2.cvtColor((np.clip(rgb, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8), cv2.COLOR_RGB2BGR)
+    styled = cv2.stylization(bgr, sigma_s=60, sigma_r=0.45)
+    return cv2.cvtColor(styled, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
+
+
+BASELINES: dict[str, Stylize] = {"stylization": opencv_stylization}
+
+
+def model_contender(model_name_or_path: str | Path | CartoonModel, device: torch.device,
+                    cancel: CancelToken | None = None) -> Contender:
+    """An engine model as a contender. A CartoonModel (e.g. the generator being trained) is used through a copy:
+    the Cartoonizer moves its network to the device, to eval mode and to fp16 on CUDA, which must not happen to a
+    network still in training."""
+    if isinstance(model_name_or_path, CartoonModel):
+        model = copy.deepcopy(model_name_or_path)
+    else:
+        model = load_model(model_name_or_path)
+    cartoonizer = Cartoonizer(model, device=device)
+    return Contender(model.name, lambda rgb: cartoonizer.cartoonize(rgb, cancel),
+                     str(model.source) if model.source else None)
+
+
+def baseline_contender(name: str) -> Contender:
+    if name not in BASELINES:
+        raise EvaluationError(f"unknown baseline {name!r}: choose from {', '.join(BASELINES)}")
+    return Contender(f"baseline: {name}", BASELINES[name], "classical filter")
+
+
+# --- scores ---------------------------------------------------------------------------------------------------------
 def evaluate_model(model_name_or_path: str | Path | CartoonModel, photos_dir: str | Path, cartoons_dir: str | Path,
                    device: str | torch.device = "auto", limit: int | None = 500, *,
                    short_side_px: int = EVAL_SHORT_SIDE_PX, seed: int = 0, batch_size: int = 32,
                    kid_subsets: int = 100, kid_subset_size: int = 1000,
                    inception: torch.jit.ScriptModule | None = None,
                    cancel: CancelToken | None = None) -> dict[str, Any]:
-    """Cartoonize up to `limit` photos (a seeded random choice when there are more; None: all) in memory at
-    `short_side_px` shorter side, and score the cartoons against up to `limit` images of `cartoons_dir`
-    ("to_cartoons", lower = more cartoon-like) and against the photos themselves ("to_photos", lower = content
-    kept), plus the unprocessed photos against the cartoons as a baseline. Returns plain JSON-able values.
-
-    A CartoonModel (e.g. the generator being trained) is evaluated on a copy: the Cartoonizer moves its network to
-    the device, to eval mode and to fp16 on CUDA, which must not happen to a network still in training."""
-    started = time.perf_counter()
+    """`evaluate_contenders` for one engine model."""
     device = device if isinstance(device, torch.device) else resolve_device(device)
-    if isinstance(model_name_or_path, CartoonModel):
-        model = copy.deepcopy(model_name_or_path)
-    else:
-        model = load_model(model_name_or_path)
-    cartoonizer = Cartoonizer(model, device=device)
+    contender = model_contender(model_name_or_path, device, cancel)
+    return evaluate_contenders([contender], photos_dir, cartoons_dir, device, limit, short_side_px=short_side_px,
+                               seed=seed, batch_size=batch_size, kid_subsets=kid_subsets,
+                               kid_subset_size=kid_subset_size, inception=inception, cancel=cancel)[0]
+
+
+def evaluate_contenders(contenders: Sequence[Contender], photos_dir: str | Path, cartoons_dir: str | Path,
+                        device: str | torch.device = "auto", limit: int | None = 500, *,
+                        short_side_px: int = EVAL_SHORT_SIDE_PX, seed: int = 0, batch_size: int = 32,
+                        kid_subsets: int = 100, kid_subset_size: int = 1000,
+                        inception: torch.jit.ScriptModule | None = None,
+                        cancel: CancelToken | None = None) -> list[dict[str, Any]]:
+    """Cartoonize up to `limit` photos (a seeded random choice when there are more; None: all) in memory at
+    `short_side_px` shorter side with each contender, and score its cartoons against up to `limit` images of
+    `cartoons_dir` ("to_cartoons", lower = more cartoon-like) and against the photos themselves ("to_photos", lower =
+    content kept), plus the unprocessed photos against the cartoons as a baseline. One plain JSON-able dict per
+    contender; the photos and cartoons are read and their features computed once for all."""
+    device = device if isinstance(device, torch.device) else resolve_device(device)
     inception = inception if inception is not None else load_inception(device)
     photo_paths = _choose(find_images(photos_dir), limit, seed)
     cartoon_paths = _choose(find_images(cartoons_dir), limit, seed)
-
-    generated_parts, photo_parts = [], []
-    for chunk in _chunks(_readable(photo_paths, cancel), batch_size):   # a chunk at a time: flat memory
-        photos = [_resized_to_short_side(rgb, short_side_px) for rgb in chunk]
-        photo_parts.append(inception_features(photos, device, batch_size, inception))
-        generated_parts.append(inception_features([cartoonizer.cartoonize(photo, cancel) for photo in photos],
-                                                  device, batch_size, inception))
-    if sum(len(part) for part in photo_parts) < 2:
+    photos = [_resized_to_short_side(rgb, short_side_px) for rgb in _readable(photo_paths, cancel)]
+    if len(photos) < 2:
         raise EvaluationError(f"fewer than 2 readable photos under {photos_dir}")
-    generated, photo_features = np.concatenate(generated_parts), np.concatenate(photo_parts)
+    photo_features = inception_features(photos, device, batch_size, inception)
     cartoon_features = inception_features(_readable(cartoon_paths, cancel), device, batch_size, inception)
     if len(cartoon_features) < 2:
         raise EvaluationError(f"fewer than 2 readable cartoon images under {cartoons_dir}")
@@ -231,21 +280,73 @@ def evaluate_model(model_name_or_path: str | Path | CartoonModel, photos_dir: st
         kid = kernel_inception_distance(a, b, kid_subsets, kid_subset_size, seed)
         return {"fid": frechet_distance(a, b), "kid": kid.mean, "kid_std": kid.std}
 
-    return {
-        "model": model.name,
-        "model_source": str(model.source) if model.source else None,
-        "photos_dir": str(photos_dir),
-        "cartoons_dir": str(cartoons_dir),
-        "photos": len(photo_features),
-        "cartoons": len(cartoon_features),
-        "short_side_px": short_side_px,
-        "device": str(device),
-        "to_cartoons": scores(generated, cartoon_features),
-        "to_photos": scores(generated, photo_features),
-        "photos_to_cartoons": scores(photo_features, cartoon_features),
-        "seconds": round(time.perf_counter() - started, 1),
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
+    baseline = scores(photo_features, cartoon_features)
+    results = []
+    for contender in contenders:
+        started = time.perf_counter()
+        generated = inception_features((contender.stylize(photo) for photo in photos), device, batch_size,
+                                       inception)
+        results.append({
+            "model": contender.name,
+            "model_source": contender.source,
+            "photos_dir": str(photos_dir),
+            "cartoons_dir": str(cartoons_dir),
+            "photos": len(photo_features),
+            "cartoons": len(cartoon_features),
+            "short_side_px": short_side_px,
+            "device": str(device),
+            "to_cartoons": scores(generated, cartoon_features),
+            "to_photos": scores(generated, photo_features),
+            "photos_to_cartoons": baseline,
+            "seconds": round(time.perf_counter() - started, 1),
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        })
+    return results
+
+
+# --- the side-by-side sheet -----------------------------------------------------------------------------------------
+SHEET_HEADER_PX = 28
+
+
+def sheet_pictures(folder: str | Path, count: int, seed: int = 0) -> list[Path]:
+    """A fixed, seeded choice of `count` pictures of `folder`: the same rows in every sheet of that folder."""
+    return sorted(_choose(find_images(folder), count, seed))
+
+
+def write_comparison_sheet(path: str | Path, contenders: Sequence[Contender], pictures: Sequence[Path],
+                           short_side_px: int = EVAL_SHORT_SIDE_PX, quality: int = 92) -> Path:
+    """One row per picture: the photo, then each contender's cartoon, under a header naming the columns. Every
+    cell is the picture at `short_side_px` shorter side, centre-cropped to a square, so rows of portraits and
+    scenes line up. Written atomically (JPEG or PNG by suffix)."""
+    rows = []
+    for picture in pictures:
+        photo = _square(_resized_to_short_side(read_image(picture).rgb, short_side_px))
+        rows.append(np.concatenate([photo, *(_square(np.clip(c.stylize(photo), 0.0, 1.0)) for c in contenders)],
+                                   axis=1))
+    if not rows:
+        raise EvaluationError("no pictures for the comparison sheet")
+    header = _sheet_header(["photo", *(c.name for c in contenders)], short_side_px)
+    sheet = np.concatenate([header, *rows], axis=0)
+    path = Path(path)
+    fmt = "jpeg" if path.suffix.lower() in (".jpg", ".jpeg") else "png"
+    return write_image(path, sheet, fmt=fmt, quality=quality)
+
+
+def _square(rgb: np.ndarray) -> np.ndarray:
+    height, width = rgb.shape[:2]
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    return rgb[top:top + side, left:left + side]
+
+
+def _sheet_header(names: Sequence[str], cell_px: int) -> np.ndarray:
+    """A white strip with each column's name (OpenCV draws text on 8-bit pictures only): float32 in [0, 1]."""
+    header = np.full((SHEET_HEADER_PX, cell_px * len(names), 3), 255, np.uint8)
+    for column, name in enumerate(names):
+        text = name if len(name) <= 28 else name[:27] + "..."
+        cv2.putText(header, text.encode("ascii", "replace").decode(), (column * cell_px + 6, SHEET_HEADER_PX - 9),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    return header.astype(np.float32) / 255.0
 
 
 def _choose(paths: list[Path], limit: int | None, seed: int) -> list[Path]:

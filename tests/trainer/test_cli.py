@@ -10,7 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
+from core.image_io import write_image
 from tests.conftest import REPO_ROOT, gradient_image
 from tests.trainer.conftest import ONE_THREAD_ENV, TINY_SETTINGS, write_toml
 from trainer import backbones
@@ -124,30 +126,57 @@ def test_sigint_saves_a_checkpoint_and_resume_finishes(tmp_path, tiny_toml):
 
 
 def test_evaluate_wraps_the_fid_kid_evaluation(tmp_path, capsys, monkeypatch):
-    """The CLI's part: arguments through, one event per model, the reports written (the scores themselves are
-    tested in test_evaluate.py)."""
+    """The CLI's part: models and baselines through in order, one event per row, the reports and the sheet written
+    (the scores themselves are tested in test_evaluate.py)."""
     from trainer import evaluate
 
     calls = []
 
-    def fake_evaluate_model(model, photos_dir, cartoons_dir, device, limit, **options):
-        calls.append((model, photos_dir, cartoons_dir, str(device), limit, options["short_side_px"]))
+    def fake_evaluate_contenders(contenders, photos_dir, cartoons_dir, device, limit, **options):
+        calls.append(([c.name for c in contenders], str(device), limit, options["short_side_px"]))
         scores = {"fid": 12.5, "kid": 0.01, "kid_std": 0.001}
-        return {"model": model, "photos": 4, "cartoons": 4, "photos_dir": str(photos_dir),
-                "cartoons_dir": str(cartoons_dir), "short_side_px": options["short_side_px"], "to_cartoons": scores,
-                "to_photos": scores, "photos_to_cartoons": scores}
+        return [{"model": c.name, "photos": 4, "cartoons": 4, "photos_dir": str(photos_dir),
+                 "cartoons_dir": str(cartoons_dir), "short_side_px": options["short_side_px"],
+                 "to_cartoons": scores, "to_photos": scores, "photos_to_cartoons": scores} for c in contenders]
 
     monkeypatch.setattr(evaluate, "load_inception", lambda device: None)
-    monkeypatch.setattr(evaluate, "evaluate_model", fake_evaluate_model)
-    arguments = ["evaluate", "--model", "a", "--model", "b", "--photos", str(tmp_path / "photos"), "--cartoons",
-                 str(tmp_path / "cartoons"), "--limit", "50", "--short-side", "128", "--device", "cpu",
-                 "--json", str(tmp_path / "scores.json"), "--markdown", str(tmp_path / "scores.md")]
+    monkeypatch.setattr(evaluate, "evaluate_contenders", fake_evaluate_contenders)
+    monkeypatch.setattr(evaluate, "model_contender",
+                        lambda name, device: evaluate.Contender(name, lambda rgb: 1.0 - rgb))
+    photos = tmp_path / "photos"
+    for i in range(3):
+        write_image(photos / f"p{i}.png", gradient_image(40, 60, seed=i))
+    arguments = ["evaluate", "--model", "a", "--model", "b", "--baseline", "stylization", "--photos", str(photos),
+                 "--cartoons", str(tmp_path / "cartoons"), "--limit", "50", "--short-side", "32", "--device", "cpu",
+                 "--sheet-rows", "2", "--json", str(tmp_path / "scores.json"),
+                 "--markdown", str(tmp_path / "scores.md")]
     assert main(arguments) == EXIT_OK
     events = json_lines(capsys.readouterr().out)
-    assert [event["event"] for event in events] == ["evaluation", "evaluation", "done"]
-    assert [call[0] for call in calls] == ["a", "b"] and calls[0][3:] == ("cpu", 50, 128)
-    assert [result["model"] for result in json.loads((tmp_path / "scores.json").read_text())] == ["a", "b"]
+    assert [event["event"] for event in events] == ["sheet", "evaluation", "evaluation", "evaluation", "done"]
+    assert calls == [(["a", "b", "baseline: stylization"], "cpu", 50, 32)]
+    assert [result["model"] for result in json.loads((tmp_path / "scores.json").read_text())][:2] == ["a", "b"]
     assert "| b | 12.50 |" in (tmp_path / "scores.md").read_text()
+    with Image.open(tmp_path / "scores-sheet.jpg") as sheet:  # beside the markdown: 2 rows, photo + 3 columns
+        assert sheet.size == (4 * 32, evaluate.SHEET_HEADER_PX + 2 * 32)
+
+
+def test_evaluate_needs_a_model_or_a_baseline(tmp_path, capsys):
+    assert main(["evaluate", "--photos", str(tmp_path), "--cartoons", str(tmp_path)]) == EXIT_USAGE
+    assert "--baseline" in capsys.readouterr().err
+
+
+def test_make_targets_caches_and_resumes(tmp_path, capsys):
+    photos = tmp_path / "photos"
+    for i in range(3):
+        write_image(photos / "sub" / f"p{i}.jpg", gradient_image(40, 48, seed=i))
+    arguments = ["make-targets", f"photos_dir={photos}", f"target_cache_dir={tmp_path / 'targets'}"]
+    assert main(arguments) == EXIT_OK
+    done = json_lines(capsys.readouterr().out)[-1]
+    assert (done["event"], done["made"], done["reused"]) == ("done", 3, 0)
+    assert sorted(p.name for p in (tmp_path / "targets" / "sub").iterdir()) == ["p0.png", "p1.png", "p2.png"]
+    assert main(arguments) == EXIT_OK
+    done = json_lines(capsys.readouterr().out)[-1]
+    assert (done["made"], done["reused"]) == (0, 3)
 
 
 def test_extract_keyframes_wraps_the_keyframe_extractor(tmp_path, capsys):
