@@ -1,11 +1,14 @@
 """The batch engine: plans which inputs become which outputs, then cartoonizes them one by one as a generator of
 progress events. The CLI turns the events into a progress bar; the desktop app turns them into Qt signals.
 
-Items are photos, videos and numbered-frame folders (see `core.frame_sequence` for how one is told from a folder of
-photos); one batch may mix them. Videos and frame folders run through `core.video_io`, reporting progress in frames.
+Items are photos, animated pictures (GIF, WebP, APNG), videos and, with `VideoOptions.frames_as_video`,
+numbered-frame folders (see `core.frame_sequence` for how one is told from a folder of photos); one batch may mix
+them. Videos, frame folders and animations run through the video frame pipeline, reporting progress in frames.
+Every entry of a walked folder is an item: what cannot be cartoonized is named with the reason.
 
-Guarantees: outputs mirror the inputs' relative layout, are written atomically and never over an input; a bad file
-is reported with its reason and the batch goes on; a cancel leaves no partial file; a re-run with the default
+Guarantees: outputs mirror the inputs' relative layout (named by `name_pattern`), are written atomically, never
+over an input and never over a file this tool did not write (`core.output_marker`); a bad file is reported with its
+reason and the batch goes on; a cancel leaves no partial file; a re-run with the default
 `existing="skip"` resumes where the last one stopped. Decoding the next image overlaps inference of the current one.
 """
 from __future__ import annotations
@@ -20,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generator, Iterator, Sequence
 
+from core.animated_image import animation_suffix_for, cartoonize_animation, is_animated_picture
 from core.atomic_files import atomic_output, is_partial_file, remove_stale_partials
 from core.cancel import CancelToken, Cancelled
 from core.cartoonizer import Cartoonizer
@@ -53,7 +57,8 @@ class BatchOptions:
 @dataclass(frozen=True)
 class BatchItem:
     """One input and where its cartoon goes; `relative` is the path shown to people. `kind` is "image" (a photo),
-    "video" (a video file) or "frames" (a numbered-frame folder); a video's or frame folder's destination is a
+    "animation" (an animated GIF, WebP or PNG), "video" (a video file), "frames" (a numbered-frame folder, with
+    `frames_as_video`) or "other" (an entry that is only named: `skip_reason` says why); a video's destination is a
     video file or a folder of PNG frames."""
 
     source: Path
@@ -214,7 +219,7 @@ def plan_batch(inputs: Sequence[str | Path], options: BatchOptions) -> BatchPlan
         elif is_video_path(path):
             sources.append((path, Path(path.name), "video"))
         else:  # named directly: read as a picture whatever its suffix (the reader says if it is not one)
-            sources.append((path, Path(path.name), "image"))
+            sources.append((path, Path(path.name), "animation" if is_animated_picture(path) else "image"))
     input_paths = {source for source, _, _ in sources}
     claimed: dict[Path, Path] = {}
     for source, relative, kind in sources:
@@ -259,6 +264,8 @@ def _relative_destination(source: Path, relative: Path, kind: str, options: Batc
     named = renamed(relative, options.name_pattern, is_folder=kind == "frames")
     if kind == "image":
         return named.with_suffix(OUTPUT_FORMATS[output_format_for(source, options.output_format)])
+    if kind == "animation":
+        return named.with_suffix(animation_suffix_for(source, options.output_format))
     return video_destination(named, kind == "frames", options.video)
 
 
@@ -297,7 +304,7 @@ def _media_under(folder: Path, output_dir: Path,
             named.append(BatchItem(path, path, relative, kind="other",
                                    skip_reason="an output of an earlier run (this is also the output folder)"))
         elif is_image_path(path):
-            found.append((path, relative, "image"))
+            found.append((path, relative, "animation" if is_animated_picture(path) else "image"))
         elif is_video_path(path):
             found.append((path, relative, "video"))
         else:
@@ -356,9 +363,8 @@ def run_batch(plan: BatchPlan, cartoonizer: Cartoonizer, options: BatchOptions,
                 if verdict is not None:
                     status, error, note = verdict
                 elif item.kind == "image":
-                    status, error = yield from _process_item(index, item, loading, cartoonizer, options, cancel,
-                                                             clock)
-                    note = None
+                    status, error, note = yield from _process_item(index, item, loading, cartoonizer, options,
+                                                                   cancel, clock)
                 else:
                     status, error, note = yield from _process_video(index, item, cartoonizer, options, cancel, clock)
             except Cancelled:
@@ -440,8 +446,8 @@ def _prefetch(reader: ThreadPoolExecutor, items: list[BatchItem], index: int, op
 
 def _process_item(index: int, item: BatchItem, loading: Future | None, cartoonizer: Cartoonizer,
                   options: BatchOptions, cancel: CancelToken,
-                  clock: _Clock) -> Generator[TileProgress, None, tuple[str, str | None]]:
-    """Yields tile progress, returns (status, error); only Cancelled escapes."""
+                  clock: _Clock) -> Generator[TileProgress, None, tuple[str, str | None, str | None]]:
+    """Yields tile progress, returns (status, error, note); only Cancelled escapes."""
     try:
         image: LoadedImage = downscale_to_max_side(loading.result(), options.max_side)
         steps = cartoonizer.cartoonize_steps(image.rgb, cancel)
@@ -455,24 +461,34 @@ def _process_item(index: int, item: BatchItem, loading: Future | None, cartooniz
         fmt = output_format_for(item.source, options.output_format, has_alpha=image.alpha is not None)
         destination = item.destination.with_suffix(OUTPUT_FORMATS[fmt])
         if destination != item.destination and destination.exists() and not is_our_output(destination):
-            return "failed", not_ours_message(destination)   # (a transparent picture becomes PNG, not JPEG)
+            return "failed", not_ours_message(destination), None   # (a transparent picture becomes PNG, not JPEG)
         write_image(destination, cartoon, image.alpha, fmt, options.quality, image.icc_profile)
     except Cancelled:
         raise
     except ImageReadError as exc:
-        return "failed", str(exc)
+        return "failed", str(exc), None
     except Exception as exc:  # one bad file must not stop the batch; the reason goes to the user
-        return "failed", f"{exc.__class__.__name__}: {exc}"
-    return "done", None
+        return "failed", f"{exc.__class__.__name__}: {exc}", None
+    if image.pages > 1:
+        return "done", None, (f"only the first of its {image.pages} pages was cartoonized: "
+                              f"a {fmt.upper()} file holds one page")
+    return "done", None, None
 
 
 def _process_video(index: int, item: BatchItem, cartoonizer: Cartoonizer, options: BatchOptions,
                    cancel: CancelToken,
                    clock: _Clock) -> Generator[FrameProgress, None, tuple[str, str | None, str | None]]:
-    """A video or frame folder: yields frame progress, returns (status, error, note); only Cancelled escapes."""
+    """A video, frame folder or animated picture: yields frame progress, returns (status, error, note); only
+    Cancelled escapes."""
     try:
-        job = cartoonize_video(item.source, item.destination, cartoonizer, options.video, max_side=options.max_side,
-                               max_pixels=options.max_pixels, replace=item.destination.exists(), cancel=cancel)
+        if item.kind == "animation":
+            job = cartoonize_animation(item.source, item.destination, cartoonizer, options.video,
+                                       max_side=options.max_side, quality=options.quality,
+                                       replace=item.destination.exists(), cancel=cancel)
+        else:
+            job = cartoonize_video(item.source, item.destination, cartoonizer, options.video,
+                                   max_side=options.max_side, max_pixels=options.max_pixels,
+                                   replace=item.destination.exists(), cancel=cancel)
         while True:
             try:
                 count = next(job)

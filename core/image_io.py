@@ -17,10 +17,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from core.atomic_files import atomic_output
 from core.output_marker import OUTPUT_MARKER, carries_marker
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
-OUTPUT_FORMATS = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".apng", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
+OUTPUT_FORMATS = {"png": ".png", "jpeg": ".jpg", "webp": ".webp", "gif": ".gif"}
 DEFAULT_MAX_PIXELS = 150_000_000  # below Pillow's hard bomb limit; a 6000×4000 photo is 24 MP
-_SUFFIX_TO_FORMAT = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp"}
+_SUFFIX_TO_FORMAT = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp", ".gif": "gif"}
 _EXIF_SOFTWARE = 0x0131
 
 
@@ -30,11 +30,13 @@ class ImageReadError(Exception):
 
 @dataclass
 class LoadedImage:
-    """Pixels ready for the engine: `rgb` (H, W, 3) float32 in [0, 1]; `alpha` (H, W) float32 or None."""
+    """Pixels ready for the engine: `rgb` (H, W, 3) float32 in [0, 1]; `alpha` (H, W) float32 or None. `pages` is
+    how many pages the file holds (a multi-page TIFF); only the first is read."""
 
     rgb: np.ndarray
     alpha: np.ndarray | None = None
     icc_profile: bytes | None = None
+    pages: int = 1
 
     @property
     def size(self) -> tuple[int, int]:
@@ -60,6 +62,7 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Loaded
                 if width * height > max_pixels:
                     raise ImageReadError(_too_large_message(width, height, max_pixels))
                 image.load()
+                pages = int(getattr(image, "n_frames", 1) or 1) if image.format == "TIFF" else 1
                 icc = image.info.get("icc_profile")
                 image = ImageOps.exif_transpose(image)
                 rgb, alpha = _to_rgb_and_alpha(image)
@@ -74,7 +77,7 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Loaded
         raise ImageReadError("file not found") from exc
     except (OSError, SyntaxError, ValueError) as exc:  # Pillow's truncated/corrupt data errors
         raise ImageReadError(f"corrupt or truncated image data ({exc})") from exc
-    return LoadedImage(rgb, alpha, icc if _is_rgb_profile(icc) else None)
+    return LoadedImage(rgb, alpha, icc if is_rgb_profile(icc) else None, pages)
 
 
 def _too_large_message(width: int, height: int, max_pixels: int) -> str:
@@ -99,7 +102,7 @@ def _to_rgb_and_alpha(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None
     return np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0, None
 
 
-def _is_rgb_profile(icc: bytes | None) -> bool:
+def is_rgb_profile(icc: bytes | None) -> bool:
     """Only an RGB profile describes our RGB output (a CMYK or grey profile would mislabel it)."""
     return bool(icc) and len(icc) >= 20 and icc[16:20] == b"RGB "
 
@@ -108,7 +111,7 @@ def output_format_for(source: Path, requested: str, has_alpha: bool = False) -> 
     """Resolve 'same' to the input's format where we can write it (PNG otherwise); JPEG cannot hold alpha."""
     fmt = _SUFFIX_TO_FORMAT.get(source.suffix.lower(), "png") if requested == "same" else requested
     if fmt not in OUTPUT_FORMATS:
-        raise ValueError(f"unknown output format {requested!r}: use same, png, jpeg or webp")
+        raise ValueError(f"unknown output format {requested!r}: use same, png, jpeg, webp or gif")
     return "png" if has_alpha and fmt == "jpeg" else fmt
 
 
@@ -120,8 +123,11 @@ def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = No
     if alpha is not None and fmt != "jpeg":
         pixels = np.concatenate([pixels, _to_uint8(alpha)[:, :, None]], axis=2)
     image = Image.fromarray(pixels, "RGBA" if pixels.shape[2] == 4 else "RGB")
-    options: dict = {"icc_profile": icc_profile} if icc_profile else {}
-    options["exif"] = marker_exif()
+    options: dict = {"icc_profile": icc_profile} if icc_profile and fmt != "gif" else {}
+    if fmt == "gif":
+        options["comment"] = OUTPUT_MARKER.encode("utf-8")   # GIF holds no EXIF
+    else:
+        options["exif"] = marker_exif()
     if fmt == "jpeg":
         options.update(quality=int(quality), subsampling=0 if quality >= 90 else 2, optimize=True)
     elif fmt == "webp":
@@ -162,4 +168,4 @@ def downscale_to_max_side(image: LoadedImage, max_side: int | None) -> LoadedIma
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     rgb = cv2.resize(image.rgb, size, interpolation=cv2.INTER_AREA)
     alpha = None if image.alpha is None else cv2.resize(image.alpha, size, interpolation=cv2.INTER_AREA)
-    return LoadedImage(rgb, alpha, image.icc_profile)
+    return LoadedImage(rgb, alpha, image.icc_profile, image.pages)

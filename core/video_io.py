@@ -179,22 +179,22 @@ def cartoonize_video(source: str | Path, destination: str | Path, cartoonizer: C
             sequence = find_frame_sequence(source)
             if sequence is None:
                 raise VideoReadError("not a numbered-frame folder")
-            reader: _FrameSource = _FrameFolderReader(sequence, options.fps or DEFAULT_FRAME_FOLDER_FPS,
+            reader: FrameSource = _FrameFolderReader(sequence, options.fps or DEFAULT_FRAME_FOLDER_FPS,
                                                       max_side, max_pixels)
         else:
             reader = stack.enter_context(_VideoFileReader(source, max_side, codec_threads))
         if to_frames:
             digits = max(VIDEO_FRAME_DIGITS, len(str(reader.frames_total or 0)))
-            sink: _FrameSink = _FrameFolderWriter(temp, digits)
+            sink: FrameSink = _FrameFolderWriter(temp, digits)
         else:
             sink = stack.enter_context(_VideoFileWriter(temp, options, reader, notes, codec_threads))
-        frames = yield from _run_pipeline(reader, sink, cartoonizer, options, cancel)
+        frames = yield from run_frame_pipeline(reader, sink, cartoonizer, options, cancel)
     return VideoOutcome(frames, tuple(notes))
 
 
 # --- pipeline -------------------------------------------------------------------------------------------------
 @dataclass
-class _Frame:
+class Frame:
     """One decoded frame: `rgb` (H, W, 3) uint8, upright; `pts`/`duration` in `time_base` units."""
 
     rgb: np.ndarray
@@ -205,15 +205,15 @@ class _Frame:
     name: str | None = None             # output file name, frame folders only
 
 
-class _FrameSource:
+class FrameSource:
     frames_total: int | None
 
-    def frames(self) -> Iterator[_Frame]:
+    def frames(self) -> Iterator[Frame]:
         raise NotImplementedError
 
 
-class _FrameSink:
-    def write(self, frame: _Frame, cartoon: np.ndarray) -> None:
+class FrameSink:
+    def write(self, frame: Frame, cartoon: np.ndarray) -> None:
         raise NotImplementedError
 
     def finish(self) -> None:
@@ -228,11 +228,11 @@ class _Failure:
     error: BaseException
 
 
-def _run_pipeline(reader: _FrameSource, sink: _FrameSink, cartoonizer: Cartoonizer, options: VideoOptions,
-                  cancel: CancelToken) -> Generator[FrameCount, None, int]:
-    """Decode thread → bounded queue → batched inference here → bounded queue → encode thread. Returns the number of
-    frames written. Both threads are stopped and joined before this returns or raises, so the caller may close
-    the containers they used."""
+def run_frame_pipeline(reader: FrameSource, sink: FrameSink, cartoonizer: Cartoonizer, options: VideoOptions,
+                       cancel: CancelToken) -> Generator[FrameCount, None, int]:
+    """Decode thread → bounded queue → batched inference here → bounded queue → encode thread (videos, frame folders
+    and animated pictures alike). Returns the number of frames written. Both threads are stopped and joined before
+    this returns or raises, so the caller may close the containers they used."""
     stop = threading.Event()
     decoded: queue.Queue = queue.Queue(maxsize=max(1, options.queue_frames))
     to_encode: queue.Queue = queue.Queue(maxsize=max(1, options.queue_frames))
@@ -301,7 +301,7 @@ def _run_pipeline(reader: _FrameSource, sink: _FrameSink, cartoonizer: Cartooniz
     started = time.perf_counter()
     done, total = 0, reader.frames_total
     try:
-        carried: _Frame | None = None
+        carried: Frame | None = None
         ended = False
         while not ended:
             batch = [carried] if carried is not None else []
@@ -356,7 +356,7 @@ def _put(target: queue.Queue, item: object, stop: threading.Event, timeout_s: fl
 
 
 # --- reading --------------------------------------------------------------------------------------------------
-class _VideoFileReader(_FrameSource):
+class _VideoFileReader(FrameSource):
     """The first video stream of a file, decoded to upright uint8 RGB frames (downscaled to `max_side`)."""
 
     def __init__(self, path: Path, max_side: int | None, threads: int = 0):
@@ -421,12 +421,12 @@ class _VideoFileReader(_FrameSource):
             return self.container.duration / av.time_base
         return None
 
-    def frames(self) -> Iterator[_Frame]:
+    def frames(self) -> Iterator[Frame]:
         """Frames in presentation order. Each frame's duration is the gap to the next one (a packet's duration is
         a decode-order gap in containers such as mp4); the last one lasts until the stream's stated end."""
         decoded = 0
         nominal = self._nominal_duration()
-        held: _Frame | None = None   # one frame of look-ahead, to know its presentation duration
+        held: Frame | None = None   # one frame of look-ahead, to know its presentation duration
         try:
             for frame in self.container.decode(self.stream):
                 if decoded == 0:
@@ -441,7 +441,7 @@ class _VideoFileReader(_FrameSource):
                     held.duration = pts - held.pts
                     yield held
                 decoded += 1
-                held = _Frame(self._pixels(frame), pts, self.time_base, frame.duration or nominal)
+                held = Frame(self._pixels(frame), pts, self.time_base, frame.duration or nominal)
         except av.FFmpegError as exc:
             raise VideoReadError(f"corrupt or truncated video data after {decoded} frame(s) "
                                  f"({_ffmpeg_reason(exc)})") from exc
@@ -506,7 +506,7 @@ class _VideoFileReader(_FrameSource):
         return rgb
 
 
-class _FrameFolderReader(_FrameSource):
+class _FrameFolderReader(FrameSource):
     """A numbered-frame folder, read in order at a fixed frame rate (frame i at i / fps)."""
 
     def __init__(self, sequence: FrameSequence, fps: Fraction, max_side: int | None, max_pixels: int):
@@ -516,14 +516,14 @@ class _FrameFolderReader(_FrameSource):
         self.max_pixels = max_pixels
         self.frames_total = len(sequence.frames)
 
-    def frames(self) -> Iterator[_Frame]:
+    def frames(self) -> Iterator[Frame]:
         for index, path in enumerate(self.sequence.frames):
             try:
                 image = downscale_to_max_side(read_image(path, self.max_pixels), self.max_side)
             except ImageReadError as exc:
                 raise VideoReadError(f"frame {path.name}: {exc}") from exc
             rgb = (np.clip(image.rgb, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-            yield _Frame(rgb, index, self.time_base, 1, image.alpha, path.with_suffix(".png").name)
+            yield Frame(rgb, index, self.time_base, 1, image.alpha, path.with_suffix(".png").name)
 
 
 def _even(value: float) -> int:
@@ -535,7 +535,7 @@ def _ffmpeg_reason(exc: BaseException) -> str:
 
 
 # --- writing --------------------------------------------------------------------------------------------------
-class _FrameFolderWriter(_FrameSink):
+class _FrameFolderWriter(FrameSink):
     """PNG frames (alpha kept for frame folders that have it), named after the input frames or frame_000001.png…"""
 
     def __init__(self, folder: Path, digits: int):
@@ -543,20 +543,20 @@ class _FrameFolderWriter(_FrameSink):
         self.digits = digits
         self.count = 0
 
-    def write(self, frame: _Frame, cartoon: np.ndarray) -> None:
+    def write(self, frame: Frame, cartoon: np.ndarray) -> None:
         self.count += 1
         name = frame.name or video_frame_name(self.count, self.digits)
         write_image(self.folder / name, cartoon.astype(np.float32) / 255.0, frame.alpha, "png")
 
 
-class _VideoFileWriter(_FrameSink):
+class _VideoFileWriter(FrameSink):
     """H.264 video at the input's timestamps, plus the input's audio and subtitle packets copied untouched.
 
     The container is opened at once, the streams on the first frame (when the output size is known). Audio and
     subtitle packets come from a second demuxer over the input and are muxed up to each video frame's time, so the
     file is interleaved as it is written."""
 
-    def __init__(self, path: Path, options: VideoOptions, reader: _FrameSource, notes: list[str], threads: int = 0):
+    def __init__(self, path: Path, options: VideoOptions, reader: FrameSource, notes: list[str], threads: int = 0):
         self.path = path
         self.options = options
         self.reader = reader
@@ -573,6 +573,7 @@ class _VideoFileWriter(_FrameSink):
         self.first_dts: int | None = None
         self.end_pts = 0
         self.alpha_noted = False
+        self.odd_size_noted = False
         container_options = {"movflags": "+faststart"} if path.suffix.lower() in (".mp4", ".mov") else {}
         try:
             self.container = av.open(str(path), "w", options=container_options)
@@ -591,7 +592,7 @@ class _VideoFileWriter(_FrameSink):
                 self.side_input.close()
 
     # --- set-up on the first frame -------------------------------------------------------------------------
-    def _start(self, frame: _Frame, height: int, width: int) -> None:
+    def _start(self, frame: Frame, height: int, width: int) -> None:
         options = self.options
         reader = self.reader
         from_video = isinstance(reader, _VideoFileReader)
@@ -655,13 +656,18 @@ class _VideoFileWriter(_FrameSink):
             self._advance_side()
 
     # --- frames ----------------------------------------------------------------------------------------------
-    def write(self, frame: _Frame, cartoon: np.ndarray) -> None:
+    def write(self, frame: Frame, cartoon: np.ndarray) -> None:
         height, width = cartoon.shape[0] // 2 * 2, cartoon.shape[1] // 2 * 2   # yuv420p needs even sides
         if self.stream is None:
             self._start(frame, height, width)
         elif (height, width) != self.size:
             raise VideoReadError(f"frame {frame.name or frame.pts} is {cartoon.shape[1]}×{cartoon.shape[0]}, but "
                                  f"the video is {self.size[1]}×{self.size[0]}: a video needs frames of one size")
+        if (height, width) != cartoon.shape[:2] and not self.odd_size_noted:
+            self.odd_size_noted = True
+            self.notes.append(f"the {cartoon.shape[1]}×{cartoon.shape[0]} frames were stored as {width}×{height}: "
+                              "H.264 in yuv420p, the form every player opens, needs even sides (its crop unit is 2 "
+                              "pixels), so the last odd column/row was left out; --frames-only keeps the exact size")
         if frame.alpha is not None and not self.alpha_noted:
             self.alpha_noted = True
             self.notes.append("the frames' transparency (alpha) was dropped: an H.264 video cannot hold it")

@@ -250,3 +250,31 @@ def test_cli_reports_failed_videos_with_exit_code(tmp_path, tiny_model_file, cap
     err = capsys.readouterr().err
     assert code == EXIT_SOME_FAILED and "failed:" in err and "text.mp4" in err and "not a readable video" in err
     assert (tmp_path / "out" / "good.mp4").exists()
+
+
+def _odd_size_clip(path: Path, width: int = 321, height: int = 241, frames: int = 3) -> Path:
+    """A lossless (FFV1) clip of odd size, which H.264 in yuv420p cannot hold."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv444p"
+        for i in range(frames):
+            picture = av.VideoFrame.from_ndarray(np.full((height, width, 3), 40 * i, np.uint8), format="rgb24")
+            picture = picture.reformat(format="yuv444p")
+            picture.pts = i
+            for packet in stream.encode(picture):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def test_an_odd_size_video_keeps_its_size_as_frames_and_says_why_not_as_h264(tmp_path, tiny_model):
+    source = _odd_size_clip(tmp_path / "odd.mkv")
+    _, summary = _run([source], BatchOptions(tmp_path / "video"), tiny_model)
+    (result,) = summary.results
+    assert result.status == "done" and "321×241 frames were stored as 320×240" in result.note
+    with av.open(str(tmp_path / "video" / "odd.mkv")) as container:
+        assert (container.streams.video[0].width, container.streams.video[0].height) == (320, 240)
+    _run([source], BatchOptions(tmp_path / "frames", video=VideoOptions(frames_only=True)), tiny_model)
+    frames = sorted((tmp_path / "frames" / "odd").iterdir())
+    assert len(frames) == 3 and all(Image.open(frame).size == (321, 241) for frame in frames)

@@ -137,8 +137,9 @@ def test_output_format_resolution():
     assert output_format_for(Path("a.JPG"), "same") == "jpeg"
     assert output_format_for(Path("a.tif"), "same") == "png"
     assert output_format_for(Path("a.png"), "jpeg", has_alpha=True) == "png"
+    assert output_format_for(Path("a.gif"), "same") == "gif"     # a still GIF stays a GIF
     with pytest.raises(ValueError):
-        output_format_for(Path("a.png"), "gif")
+        output_format_for(Path("a.png"), "bmp")
 
 
 def test_downscale_to_max_side_keeps_aspect_and_never_enlarges():

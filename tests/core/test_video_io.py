@@ -17,7 +17,7 @@ from core.cancel import Cancelled, CancelToken
 from core.cartoonizer import Cartoonizer
 from core.frame_sequence import find_frame_sequence
 from core.video_io import (
-    FrameCount, VideoOptions, VideoReadError, VideoWriteError, _Frame, _FrameSink, _FrameSource, _run_pipeline,
+    FrameCount, VideoOptions, VideoReadError, VideoWriteError, Frame, FrameSink, FrameSource, run_frame_pipeline,
     cartoonize_video, check_video_encoder, video_destination,
 )
 from tests.core.synthetic_video import moving_picture, read_clip, write_clip, write_frame_folder
@@ -268,7 +268,7 @@ def test_missing_encoder_is_reported_before_any_work():
 
 
 # --- the pipeline itself ------------------------------------------------------------------------------------------
-class _CountingSource(_FrameSource):
+class _CountingSource(FrameSource):
     def __init__(self, count: int, fail_at: int | None = None):
         self.frames_total, self.pulled, self.fail_at = count, 0, fail_at
 
@@ -277,7 +277,7 @@ class _CountingSource(_FrameSource):
             if i == self.fail_at:
                 raise VideoReadError("corrupt frame for the test")
             self.pulled += 1
-            yield _Frame(moving_picture(i, 32, 24), i, Fraction(1, 25), 1)
+            yield Frame(moving_picture(i, 32, 24), i, Fraction(1, 25), 1)
 
 
 class _SlowModel:
@@ -292,7 +292,7 @@ class _SlowModel:
         return frames
 
 
-class _ListSink(_FrameSink):
+class _ListSink(FrameSink):
     def __init__(self, fail_at: int | None = None):
         self.pts, self.finished, self.fail_at = [], False, fail_at
 
@@ -317,7 +317,7 @@ def test_pipeline_queues_are_bounded_and_keep_order():
     source, sink = _CountingSource(200), _ListSink()
     model = _SlowModel(source)
     options = VideoOptions(batch_frames=4, queue_frames=6)
-    assert _drain(_run_pipeline(source, sink, model, options, CancelToken())) == 200
+    assert _drain(run_frame_pipeline(source, sink, model, options, CancelToken())) == 200
     assert sink.pts == list(range(200)) and sink.finished
     inferred = [4 * (i + 1) for i in range(len(model.ahead))]
     # decoded-but-not-yet-inferred frames: the batch, the decode queue, one frame in the decoder's hand
@@ -329,7 +329,7 @@ def test_pipeline_failures_reach_the_caller_and_stop_both_threads(where):
     source = _CountingSource(100, fail_at=37 if where == "decoder" else None)
     sink = _ListSink(fail_at=21 if where == "encoder" else None)
     with pytest.raises((VideoReadError, OSError), match="for the test"):
-        _drain(_run_pipeline(source, sink, _SlowModel(source), VideoOptions(), CancelToken()))
+        _drain(run_frame_pipeline(source, sink, _SlowModel(source), VideoOptions(), CancelToken()))
     assert pipeline_threads() == []
 
 
