@@ -14,11 +14,12 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QRunnable, Signal
 
-from core.batch import plan_batch, run_batch
+from core.batch import BatchRequestError, plan_batch, run_batch
 from core.cancel import CancelToken
 from core.cartoonizer import Cartoonizer
 from core.devices import DeviceError
 from core.model_file import ModelFileError
+from core.segmenter import SegmenterFileError
 from core.model_registry import default_model_name, load_model
 
 from desktop_app.job_options import JobOptions
@@ -92,7 +93,8 @@ class BatchWorker(QRunnable):
             if model_name is None:
                 raise NoModelError("no model is installed: import one with Models → Import model…")
             cartoonizer = Cartoonizer(load_model(model_name), options.device, options.precision,
-                                      tile_size=options.tile_size_px, strength=options.strength)
+                                      tile_size=options.tile_size_px, strength=options.strength,
+                                      region_strength=options.region_strength())
             batch_options = options.batch_options(self.request.output_dir)
             plan = plan_batch(list(self.request.inputs), batch_options)
             _check_video_encoder(plan, batch_options)
@@ -116,7 +118,7 @@ def _check_video_encoder(plan, batch_options) -> None:
 
 def _reason(exc: Exception) -> str:
     """Our own errors already read as sentences; anything else keeps its type so that it can be looked up."""
-    known = (NoModelError, DeviceError, ModelFileError, VideoError)
+    known = (NoModelError, DeviceError, ModelFileError, VideoError, BatchRequestError, SegmenterFileError)
     if isinstance(exc, known):
         return str(exc)
     return f"{exc.__class__.__name__}: {exc}"

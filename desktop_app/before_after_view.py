@@ -33,7 +33,7 @@ class BeforeAfterView(QWidget):
         self._side_by_side = False
         self._drag: str | None = None            # "split" or "pan" while a mouse button is held
         self._drag_origin = (QPointF(), QPointF())
-        self.setMinimumSize(220, 160)
+        self.setMinimumSize(200, 100)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMouseTracking(True)

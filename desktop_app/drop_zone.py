@@ -21,6 +21,7 @@ class DropZone(QFrame):
             "#drop_zone[hover=\"true\"] { border-color: palette(highlight); background: palette(alternate-base); }")
         logo = QLabel()
         logo.setPixmap(icon.pixmap(36, 36))
+        self.logo = logo
         text = QLabel(HINT)
         text.setTextFormat(Qt.TextFormat.RichText)
         text.setWordWrap(True)
@@ -29,6 +30,7 @@ class DropZone(QFrame):
         self.add_files_button.clicked.connect(self.add_files_clicked)
         self.add_folder_button.clicked.connect(self.add_folder_clicked)
         layout = QHBoxLayout(self)
+        self._layout = layout
         layout.setContentsMargins(14, 10, 14, 10)
         layout.addWidget(logo)
         layout.addWidget(text, 1)
@@ -40,3 +42,8 @@ class DropZone(QFrame):
         self.setProperty("hover", hover)
         self.style().unpolish(self)
         self.style().polish(self)
+
+    def set_compact(self, compact: bool) -> None:
+        """Once the queue has jobs the zone shrinks to one slim row, leaving the room to the queue."""
+        self.logo.setVisible(not compact)
+        self._layout.setContentsMargins(*((10, 3, 6, 3) if compact else (14, 10, 14, 10)))

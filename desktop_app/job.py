@@ -32,6 +32,7 @@ class JobStatus(str, Enum):
 
 ACTIVE_STATUSES = frozenset({JobStatus.RUNNING, JobStatus.PAUSED})
 FINISHED_STATUSES = frozenset({JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED})
+START_ALL_STATUSES = frozenset({JobStatus.PENDING, JobStatus.PAUSED, JobStatus.CANCELLED})  # failed: Re-run
 
 
 @dataclass
@@ -88,6 +89,7 @@ class Job:
         return {
             "inputs": [str(p) for p in self.inputs], "kind": self.kind, "output_dir": str(self.output_dir),
             "options": self.options.to_dict(), "status": self.status.value, "error": self.error,
+            "progress": self.progress,
             "counts": {"total": self.counts.total, "done": self.counts.done, "skipped": self.counts.skipped,
                        "failed": self.counts.failed},
             "failures": [list(f) for f in self.failures[:MAX_FAILURES_KEPT]],
@@ -96,14 +98,17 @@ class Job:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Job":
-        """A saved job comes back waiting for Start: whatever was running when the app stopped is pending again."""
+        """A saved job comes back waiting for Start: whatever was running when the app stopped is pending again.
+        Its progress stays as it was (a cancelled job at 40 % shows 40 %)."""
         status = JobStatus(data.get("status", "pending"))
         if status not in FINISHED_STATUSES:
             status = JobStatus.PENDING
         counts = data.get("counts") or {}
+        progress = data.get("progress", 0.0)
         return cls(
             inputs=[Path(p) for p in data["inputs"]], kind=str(data["kind"]), output_dir=Path(data["output_dir"]),
             options=JobOptions.from_dict(data.get("options") or {}), status=status, error=str(data.get("error", "")),
+            progress=min(1.0, max(0.0, float(progress))) if isinstance(progress, (int, float)) else 0.0,
             counts=ItemCounts(counts.get("total"), int(counts.get("done", 0)), int(counts.get("skipped", 0)),
                               int(counts.get("failed", 0))),
             failures=[(str(a), str(b)) for a, b in data.get("failures", [])],

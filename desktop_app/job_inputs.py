@@ -62,8 +62,11 @@ def group_into_jobs(paths: Iterable[str | Path]) -> tuple[list[JobInput], list[P
     return jobs, ignored
 
 
-def output_dir_for(inputs: Iterable[Path], output_folder: str | Path | None) -> Path:
+def output_dir_for(inputs: Iterable[Path], output_folder: str | Path | None, beside_inputs: bool = False) -> Path:
     """Where a job's outputs go.
+
+    `beside_inputs`: the input folder itself (the folder of input files), so that each output sits next to its
+    input (the name pattern keeps them apart; the engine refuses a pattern that does not).
 
     Default (`output_folder` None): `<folder>_cartoon` beside an input folder, `<parent>_cartoon` beside the folder
     of input files; inside the input as `cartoon/` only where its parent is not writable (e.g. the home folder's
@@ -72,6 +75,8 @@ def output_dir_for(inputs: Iterable[Path], output_folder: str | Path | None) -> 
     inputs = [Path(p) for p in inputs]
     first = inputs[0]
     source_folder = first if first.is_dir() else first.parent
+    if beside_inputs:
+        return source_folder
     if output_folder:
         chosen = Path(output_folder).expanduser()
         candidate = chosen / first.name if first.is_dir() else chosen

@@ -191,15 +191,16 @@ def format_duration(seconds: float) -> str:
 
 
 def _tooltip(job: Job, column: Column) -> str | None:
+    """The full text of a cell (the view elides long text in the middle), with more where there is more."""
     if column == Column.INPUT:
         return "\n".join(str(p) for p in job.inputs[:30]) + ("\n…" if len(job.inputs) > 30 else "")
     if column == Column.OUTPUT:
         return str(job.output_dir)
     if column == Column.STATUS and job.current_item:
-        return f"Working on {job.current_item}" + (f": {job.detail}" if job.detail else "")
+        return f"{status_text(job)}: working on {job.current_item}" + (f", {job.detail}" if job.detail else "")
     if column == Column.ERROR and (job.failures or job.error):
         lines = [f"{name}: {reason}" for name, reason in job.failures[:20]] or [job.error]
         if len(job.failures) > 20:
             lines.append(f"… {len(job.failures) - 20} more (see the log)")
         return "\n".join(lines)
-    return None
+    return _display(job, column) or None

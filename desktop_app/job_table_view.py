@@ -64,7 +64,7 @@ class JobTableView(QTableView):
         header.setHighlightSections(False)
         header.setMinimumSectionSize(48)
         header.setDefaultSectionSize(80)
-        widths = {Column.INPUT: 160, Column.KIND: 60, Column.ITEMS: 52, Column.STATUS: 110, Column.PROGRESS: 140,
+        widths = {Column.INPUT: 160, Column.KIND: 60, Column.ITEMS: 52, Column.STATUS: 150, Column.PROGRESS: 150,
                   Column.OUTPUT: 240}
         for column, width in widths.items():
             header.setSectionResizeMode(int(column), QHeaderView.ResizeMode.Interactive)

@@ -6,23 +6,28 @@ runs the trainer in its own process and adds the result to the model list.
 """
 from __future__ import annotations
 
+import html
 import logging
 from pathlib import Path
 from typing import Iterable
 
 from PySide6.QtCore import QByteArray, QSignalBlocker, Qt, QTimer, QUrl
-from PySide6.QtGui import QCloseEvent, QDesktopServices, QDragEnterEvent, QDragLeaveEvent, QDropEvent, QIcon
+from PySide6.QtGui import (
+    QCloseEvent, QDesktopServices, QDragEnterEvent, QDragLeaveEvent, QDropEvent, QGuiApplication, QIcon,
+)
 from PySide6.QtWidgets import (
     QDockWidget, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QScrollArea, QSlider, QSplitter,
     QToolButton, QVBoxLayout, QWidget,
 )
 
 from desktop_app.about_dialog import AboutDialog
+from desktop_app.desktop_notifications import DesktopNotifier
 from desktop_app.app_icon import load_app_icon
 from desktop_app.before_after_view import BeforeAfterView
 from desktop_app.drop_zone import DropZone
 from desktop_app.fine_tune_wizard import FineTuneWizard
-from desktop_app.job import Job, JobStatus
+from desktop_app.function_worker import run_in_background
+from desktop_app.job import ACTIVE_STATUSES, FINISHED_STATUSES, Job, JobStatus
 from desktop_app.job_queue_model import JobQueueModel
 from desktop_app.job_table_view import JobTableView
 from desktop_app.log_panel import LogPanel
@@ -30,15 +35,18 @@ from desktop_app.model_library import ModelLibrary
 from desktop_app.notice_bar import NoticeBar
 from desktop_app.options_panel import OptionsPanel
 from desktop_app.job_inputs import FRAMES, VIDEO
+from desktop_app.job_options import VIDEO_CODECS, usable_video_codecs
 from desktop_app.preview import PreviewController, format_clock
 from desktop_app.queue_controller import RETRY_TILE_SIZE_PX, QueueController
-from desktop_app.settings_store import AppSettings, SettingsStore
+from desktop_app.settings_store import THEME_CHOICES, AppSettings, SettingsStore
+from desktop_app.theme import apply_theme
 from desktop_app.window_actions import WindowActions
 
 log = logging.getLogger("desktop_app")
 SAVE_DELAY_MS = 1000
 DEFAULT_SIZE = (1280, 820)
 TIME_SLIDER_STEPS = 1000
+MIN_QUEUE_ROWS = 3
 PREVIEW_HINT = "The preview uses the options on the left; drag the line to compare, wheel to zoom."
 
 
@@ -61,6 +69,11 @@ class MainWindow(QMainWindow):
         self._save_timer.timeout.connect(self.save_queue)
         self._shut_down = False
         self.fine_tune_wizard: FineTuneWizard | None = None
+        self.notifier = DesktopNotifier(self, self.icon)
+        self.last_notification: tuple[str, str] | None = None   # how and what the last "queue finished" said
+        self._run_job_ids: set[int] = set()     # the jobs of the current run of the queue, for the window title
+        self.usable_codecs: set[str] | None = None              # None until the encoders have been tried
+        self._shown_once = False
 
         self._build_widgets()
         self.commands = WindowActions(self)
@@ -79,6 +92,9 @@ class MainWindow(QMainWindow):
         self.options_panel.device_combo.refresh()
         self._restore_queue()
         self.store.mark_session_started()
+        run_in_background(usable_video_codecs, on_returned=self._on_codecs_checked,
+                          on_errored=lambda message, _trace: log.warning("could not check the video encoders: %s",
+                                                                         message))
         self._update_actions()
 
     # --- building ------------------------------------------------------------------------------------------
@@ -124,8 +140,10 @@ class MainWindow(QMainWindow):
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(queue_area)
         self.splitter.addWidget(preview_area)
-        self.splitter.setStretchFactor(0, 2)
-        self.splitter.setStretchFactor(1, 3)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 1)
+        self.table.setMinimumHeight(self.table.verticalHeader().defaultSectionSize() * MIN_QUEUE_ROWS
+                                    + self.table.horizontalHeader().sizeHint().height() + 4)
         self.splitter.setChildrenCollapsible(False)
         self.setCentralWidget(self.splitter)
 
@@ -134,11 +152,15 @@ class MainWindow(QMainWindow):
         scroll.setWidget(self.options_panel)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # the panel wraps to the width
+        self.options_scroll = scroll
         self.options_dock = QDockWidget("Options", self)
         self.options_dock.setObjectName("options_dock")
         self.options_dock.setWidget(scroll)
         self.options_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
-        self.options_dock.setMinimumWidth(330)
+        self.options_dock.setMinimumWidth(self.options_panel.minimumSizeHint().width()
+                                          + scroll.verticalScrollBar().sizeHint().width() + 4)
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)  # options: full height
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.options_dock)
 
         self.log_panel = LogPanel()
@@ -147,7 +169,7 @@ class MainWindow(QMainWindow):
         self.log_dock.setObjectName("log_dock")
         self.log_dock.setWidget(self.log_panel)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.log_dock)
-        self.resizeDocks([self.log_dock], [130], Qt.Orientation.Vertical)
+        self.resizeDocks([self.log_dock], [110], Qt.Orientation.Vertical)
         self.queue_summary = QLabel()
         self.statusBar().addPermanentWidget(self.queue_summary)
         self.statusBar().showMessage("Ready")
@@ -183,6 +205,10 @@ class MainWindow(QMainWindow):
         queue.job_finished.connect(self._on_job_finished)
         queue.device_problem.connect(self._offer_device_retry)
         queue.job_errored.connect(self._on_job_errored)
+        queue.queue_finished.connect(self._on_queue_finished)
+        for action in commands.theme_actions.values():
+            action.triggered.connect(lambda _checked=False, a=action: self.set_theme(a.data()))
+        QGuiApplication.styleHints().colorSchemeChanged.connect(lambda _scheme: self._follow_system_scheme())
         self.options_panel.options_changed.connect(self._on_options_changed)
         self.options_panel.import_model_requested.connect(self.ask_import_model)
         self.options_panel.remove_model_requested.connect(self.ask_remove_model)
@@ -203,7 +229,7 @@ class MainWindow(QMainWindow):
     # --- adding inputs -------------------------------------------------------------------------------------
     def add_paths(self, paths: Iterable[str | Path]) -> list[Job]:
         """Add jobs for dropped or chosen paths with the current options; select the first new one."""
-        jobs, ignored = self.queue.add_inputs(paths, self.options_panel.options())
+        jobs, ignored = self.queue.add_inputs(paths, self.settings.options)
         for job in jobs:
             self.settings.remember_folder(job.inputs[0] if job.inputs[0].is_dir() else job.inputs[0].parent)
         self._fill_recent_menu()
@@ -281,7 +307,11 @@ class MainWindow(QMainWindow):
         if not folder.is_dir():
             self.statusBar().showMessage(f"{folder} does not exist yet: it is created when the job runs", 5000)
             return
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+        if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder))):
+            log.warning("no file manager could open %s", folder)
+            self.notice_bar.show_notice(
+                f"No file manager could open the output folder. The outputs are in:<br><b>{html.escape(str(folder))}"
+                "</b>", [("Copy path", lambda: QGuiApplication.clipboard().setText(str(folder)))], level="info")
 
     def ask_output_folder(self) -> None:
         jobs = self.selected_jobs()
@@ -335,15 +365,33 @@ class MainWindow(QMainWindow):
         jobs = self.selected_jobs()
         self.timeline.setVisible(bool(jobs) and jobs[0].kind in (VIDEO, FRAMES))
         self.time_label.setText("")
-        self.preview.show_job(jobs[0] if jobs else None, self.options_panel.options())
+        options = jobs[0].options if jobs else self.settings.options
+        self.options_panel.set_options(options, emit=False)
+        self._show_options_scope()
+        self.preview.show_job(jobs[0] if jobs else None, options)
         self._update_actions()
 
     def _on_options_changed(self, options) -> None:
-        self.settings.options = options
-        self.queue.apply_options_to_pending(options)
+        """Edits go to the selected jobs (what runs is what the panel shows), or, with none selected, become the
+        options for new jobs."""
         jobs = self.selected_jobs()
-        if jobs:
-            self.preview.show_job(jobs[0], options)
+        if not jobs:
+            self.settings.options = options
+            return
+        self.queue.set_job_options([job.id for job in jobs], options)
+        self.preview.show_job(jobs[0], jobs[0].options)
+
+    def _show_options_scope(self) -> None:
+        jobs = self.selected_jobs()
+        if not jobs:
+            self.options_panel.set_scope(None)
+            return
+        title = jobs[0].title if len(jobs) == 1 else f"{len(jobs)} jobs (showing {jobs[0].title})"
+        if self.queue.options_editable(jobs[0]):
+            self.options_panel.set_scope(title)
+        else:
+            reason = "it is running" if jobs[0].status in ACTIVE_STATUSES else "it ran with these"
+            self.options_panel.set_scope(title, editable=False, reason=reason)
 
     def _show_preview(self, before, after, caption: str) -> None:
         self.preview_view.set_images(before, after)
@@ -367,6 +415,39 @@ class MainWindow(QMainWindow):
 
     def _show_zoom(self, zoom: float, fit: bool) -> None:
         self.zoom_label.setText(f"{zoom * 100:.0f} %" + (" (fit)" if fit else ""))
+
+    def _on_queue_finished(self) -> None:
+        """The last queued job is done: say so outside the window too, and take the progress off the title."""
+        jobs = [job for job in self.queue_model.jobs() if job.id in self._run_job_ids]
+        self._run_job_ids.clear()
+        self._update_title()
+        if not jobs:
+            return
+        counts = {status: sum(job.status == status for job in jobs) for status in JobStatus}
+        text = f"{counts[JobStatus.DONE]} of {len(jobs)} job(s) done"
+        if counts[JobStatus.FAILED]:
+            text += f", {counts[JobStatus.FAILED]} failed"
+        if counts[JobStatus.CANCELLED]:
+            text += f", {counts[JobStatus.CANCELLED]} cancelled"
+        self.last_notification = (self.notifier.notify("Cartoonizer: the queue has finished", text), text)
+        self.statusBar().showMessage(f"Queue finished: {text}", 15000)
+
+    def _update_title(self) -> None:
+        """While the queue runs: its overall progress and the running job, so that it shows in the taskbar."""
+        jobs = self.queue_model.jobs()
+        self._run_job_ids.update(j.id for j in jobs if j.status in (JobStatus.QUEUED, *ACTIVE_STATUSES))
+        self._run_job_ids &= {j.id for j in jobs}
+        running = self.queue.running_job()
+        if not self.queue.busy or not self._run_job_ids:
+            self.setWindowTitle("Cartoonizer")
+            return
+        run = [j for j in jobs if j.id in self._run_job_ids]
+        fraction = sum(1.0 if j.status == JobStatus.DONE else j.progress for j in run) / len(run)
+        finished = sum(j.status in FINISHED_STATUSES for j in run)
+        paused = " (paused)" if running is not None and running.status == JobStatus.PAUSED else ""
+        name = f" · {running.title}" if running is not None else ""
+        self.setWindowTitle(f"{fraction * 100:.0f} %{paused} · job {min(finished + 1, len(run))} of {len(run)}"
+                            f"{name} — Cartoonizer")
 
     def _on_job_finished(self, job_id: int) -> None:
         job = self.queue_model.job_by_id(job_id)
@@ -396,6 +477,10 @@ class MainWindow(QMainWindow):
         running = self.queue.running_job()
         done = sum(j.status == JobStatus.DONE for j in jobs)
         self.queue_summary.setText(f"{len(jobs)} job(s), {done} done" + (f" · running: {running.title}" if running else ""))
+        self.drop_zone.set_compact(bool(jobs))
+        self._update_title()
+        if self.selected_jobs():
+            self._show_options_scope()
 
     # --- persistence ---------------------------------------------------------------------------------------
     def _restore_settings(self) -> None:
@@ -406,8 +491,47 @@ class MainWindow(QMainWindow):
             self.restoreState(QByteArray.fromBase64(settings.window_state.encode("ascii")))
         if settings.splitter_state:
             self.splitter.restoreState(QByteArray.fromBase64(settings.splitter_state.encode("ascii")))
-        self.options_panel.set_options(settings.options)
+        self.fit_to_screen()
+        self.options_panel.set_options(settings.options, emit=False)
         self._fill_recent_menu()
+        self.set_theme(settings.theme)
+
+    def fit_to_screen(self) -> None:
+        """Keep the window on its screen's available area: a geometry saved on a larger screen, or at another
+        scale factor (125 %, 150 %), must not put the log and the status bar off-screen."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is None:
+            return
+        available = screen.availableGeometry()
+        frame = self.frameGeometry()
+        extra_w, extra_h = frame.width() - self.width(), frame.height() - self.height()
+        if self.isMaximized() or self.isFullScreen():
+            return
+        width = min(self.width(), available.width() - extra_w)
+        height = min(self.height(), available.height() - extra_h)
+        if (width, height) != (self.width(), self.height()):
+            self.resize(width, height)
+        left = min(max(frame.left(), available.left()), available.right() + 1 - width - extra_w)
+        top = min(max(frame.top(), available.top()), available.bottom() + 1 - height - extra_h)
+        if (left, top) != (frame.left(), frame.top()):
+            self.move(left, top)
+
+    def set_theme(self, theme: str) -> None:
+        """View → Theme: follow the system, or light, or dark; remembered."""
+        self.settings.theme = theme if theme in THEME_CHOICES else "system"
+        self.commands.theme_actions[self.settings.theme].setChecked(True)
+        apply_theme(self.settings.theme)
+
+    def _follow_system_scheme(self) -> None:
+        if self.settings.theme == "system":
+            apply_theme("system")
+
+    def _on_codecs_checked(self, codecs: set[str]) -> None:
+        self.usable_codecs = codecs
+        self.options_panel.set_available_codecs(codecs)
+        missing = sorted(set(VIDEO_CODECS) - codecs)
+        if missing:
+            log.info("video encoders that do not open on this machine (not offered): %s", ", ".join(missing))
 
     def _restore_queue(self) -> None:
         saved = self.store.load_queue()
@@ -428,11 +552,19 @@ class MainWindow(QMainWindow):
 
     def save_settings(self) -> None:
         settings = self.settings
-        settings.options = self.options_panel.options()
+        if not self.selected_jobs():
+            settings.options = self.options_panel.options()
         settings.window_geometry = bytes(self.saveGeometry().toBase64()).decode("ascii")
         settings.window_state = bytes(self.saveState().toBase64()).decode("ascii")
         settings.splitter_state = bytes(self.splitter.saveState().toBase64()).decode("ascii")
         self.store.save_settings(settings)
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        """Fit to the screen again once shown: only now are the window frame's margins known."""
+        super().showEvent(event)
+        if not self._shown_once:
+            self._shown_once = True
+            QTimer.singleShot(0, self.fit_to_screen)
 
     # --- closing -------------------------------------------------------------------------------------------
     def confirm_quit(self) -> bool:

@@ -18,7 +18,7 @@ class ModelComboBox(QComboBox):
         self.entries: list[ModelEntry] = []
         self._wanted: str | None = None
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.setMinimumContentsLength(16)
+        self.setMinimumContentsLength(12)
         self.currentIndexChanged.connect(self._on_index_changed)
 
     def refresh(self) -> None:

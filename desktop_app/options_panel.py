@@ -1,25 +1,36 @@
 """The options panel: model, device, style strength, output and video settings, edited as one `JobOptions`.
 
 Widgets hold the values only while they are shown: `options()` reads them into a JobOptions and `set_options()`
-writes one back (restoring settings). Video settings are kept and saved now, and stay disabled until the engine
-takes them."""
+writes one back. The panel shows either the options for new jobs or those of the selected job (`set_scope`), and
+says which; a job that runs or ran keeps its options, so the panel is then read-only.
+
+Spin boxes, combo boxes and sliders take the mouse wheel only when they have the focus: a wheel turned over the
+panel scrolls it instead of changing the value under the pointer."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
-    QSlider, QSpinBox, QVBoxLayout, QWidget,
+    QAbstractScrollArea, QAbstractSlider, QAbstractSpinBox, QApplication, QCheckBox, QComboBox, QDoubleSpinBox,
+    QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSizePolicy, QSlider, QSpinBox,
+    QStyle, QToolButton, QVBoxLayout, QWidget,
 )
 
+from core.output_names import DEFAULT_NAME_PATTERN, keeps_names_apart, output_stem
+from core.segmenter import bundled_segmenter_path
+
 from desktop_app.device_combo import DeviceComboBox
-from desktop_app.job_options import JobOptions
-from desktop_app.model_combo import ModelComboBox
+from desktop_app.job_options import JobOptions, name_pattern_problem
+from desktop_app.model_combo import ModelComboBox, model_card
 
 FORMAT_CHOICES = (("Same as input", "same"), ("PNG", "png"), ("JPEG", "jpeg"), ("WebP", "webp"))
 CODEC_CHOICES = (("H.264 (libx264, CPU)", "libx264"), ("H.264 (NVENC, NVIDIA GPU)", "h264_nvenc"))
-KEEP_AUDIO_TIP = ("The engine always keeps the sound (copied untouched, never re-encoded); an option to drop it "
-                  "is not there yet.")
+UNAVAILABLE_SUFFIX = " (not available here)"
 MIN_TILE_PX = 256
+SHORT_DESCRIPTION_CHARS = 110
+NOTE_STYLE = "color: palette(placeholder-text);"
+PROBLEM_STYLE = "color: #b3261e;"
+NAME_PATTERN_CHOICES = ("{stem}", "{stem}_cartoon", "cartoon_{stem}")
 
 
 class OptionsPanel(QWidget):
@@ -30,47 +41,59 @@ class OptionsPanel(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self._loading = False
+        self._name_pattern = DEFAULT_NAME_PATTERN
+        self.scope_label = QLabel()
+        self.scope_label.setWordWrap(True)
+        self.scope_label.setStyleSheet("font-weight: 600;")
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(self._build_model_group())
-        layout.addWidget(self._build_output_group())
-        layout.addWidget(self._build_video_group())
+        layout.setContentsMargins(6, 4, 6, 4)
+        layout.setSpacing(6)
+        layout.addWidget(self.scope_label)
+        self.groups = (self._build_model_group(), self._build_output_group(), self._build_video_group())
+        for group in self.groups:
+            layout.addWidget(group)
         layout.addStretch(1)
         self._connect_changes()
+        self._wheel_only_when_focused()
+        self.set_scope(None)
+        self._update_enabled()
 
     # --- building ------------------------------------------------------------------------------------------
     def _build_model_group(self) -> QGroupBox:
         group = QGroupBox("Model and device")
-        form = QFormLayout(group)
+        form = _form(group)
         self.model_combo = ModelComboBox()
         self.model_combo.setObjectName("model_combo")
         self.model_description = QLabel()
         self.model_description.setWordWrap(True)
-        self.model_description.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.model_description.setStyleSheet("color: palette(placeholder-text);")
-        self.import_model_button = QPushButton("Import model…")
-        self.remove_model_button = QPushButton("Remove")
-        self.remove_model_button.setToolTip("Delete the selected model (only your own models can be removed)")
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.import_model_button)
-        buttons.addWidget(self.remove_model_button)
-        buttons.addStretch(1)
+        self.model_description.setStyleSheet(NOTE_STYLE)
+        self.model_description.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.import_model_button = _icon_button("Import…", QStyle.StandardPixmap.SP_DialogOpenButton,
+                                                "Import a model file (.safetensors, White-box .tflite, .pt)")
+        self.remove_model_button = _icon_button("Remove", QStyle.StandardPixmap.SP_TrashIcon,
+                                                "Delete the selected model (only your own models can be removed)")
+        model_row = QHBoxLayout()
+        model_row.addWidget(self.model_combo, 1)
+        model_row.addWidget(self.import_model_button)
+        model_row.addWidget(self.remove_model_button)
         self.device_combo = DeviceComboBox()
         self.device_combo.setObjectName("device_combo")
-        self.strength_slider = QSlider(Qt.Orientation.Horizontal)
-        self.strength_slider.setRange(0, 100)
-        self.strength_slider.setValue(100)
-        self.strength_slider.setToolTip("Blend of photo and cartoon: 0 % keeps the photo, 100 % is the full cartoon")
-        self.strength_label = QLabel("100 %")
-        self.strength_label.setMinimumWidth(40)
-        strength = QHBoxLayout()
-        strength.addWidget(self.strength_slider, 1)
-        strength.addWidget(self.strength_label)
-        form.addRow("Model", self.model_combo)
-        form.addRow("", self.model_description)
-        form.addRow("", buttons)
+        self.strength_slider, self.strength_label, strength = _percent_slider(
+            "Blend of photo and cartoon: 0 % keeps the photo, 100 % is the full cartoon")
+        self.foreground_slider, self.foreground_label, foreground = _percent_slider(
+            "How much cartoon people and subjects get (the bundled segmenter finds them), as a share of Strength")
+        self.background_slider, self.background_label, background = _percent_slider(
+            "How much cartoon the background gets, as a share of Strength")
+        form.addRow("Model", model_row)
+        form.addRow(self.model_description)
         form.addRow("Device", self.device_combo)
-        form.addRow("Style strength", strength)
+        form.addRow("Strength", strength)
+        form.addRow("People", foreground)
+        form.addRow("Background", background)
+        if not bundled_segmenter_path().is_file():
+            for slider in (self.foreground_slider, self.background_slider):
+                slider.setEnabled(False)
+                slider.setToolTip(f"Needs the bundled segmenter {bundled_segmenter_path()}, which is missing")
         self.import_model_button.clicked.connect(self.import_model_requested)
         self.remove_model_button.clicked.connect(self.remove_model_requested)
         self.model_combo.model_changed.connect(self._show_model_card)
@@ -78,17 +101,17 @@ class OptionsPanel(QWidget):
 
     def _build_output_group(self) -> QGroupBox:
         group = QGroupBox("Output")
-        form = QFormLayout(group)
+        form = _form(group)
         self.output_folder_edit = QLineEdit()
-        self.output_folder_edit.setPlaceholderText("next to each input: <name>_cartoon")
+        self.output_folder_edit.setPlaceholderText("beside each input: <name>_cartoon")
         self.output_folder_edit.setClearButtonEnabled(True)
         self.output_folder_edit.setToolTip("Empty: a <name>_cartoon folder beside each input (never over it). "
                                            "A folder: each job writes into it (a subfolder per input folder).")
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse_output_folder)
+        self.browse_button = QPushButton("Browse…")
+        self.browse_button.clicked.connect(self._browse_output_folder)
         folder = QHBoxLayout()
         folder.addWidget(self.output_folder_edit, 1)
-        folder.addWidget(browse)
+        folder.addWidget(self.browse_button)
         self.format_combo = QComboBox()
         for label, value in FORMAT_CHOICES:
             self.format_combo.addItem(label, value)
@@ -96,6 +119,7 @@ class OptionsPanel(QWidget):
         self.quality_spin = QSpinBox()
         self.quality_spin.setRange(1, 100)
         self.quality_spin.setValue(95)
+        self.quality_spin.setPrefix("quality ")
         self.quality_spin.setToolTip("JPEG and WebP quality")
         self.max_side_spin = QSpinBox()
         self.max_side_spin.setRange(0, 16384)
@@ -106,24 +130,36 @@ class OptionsPanel(QWidget):
         self.tile_spin = QSpinBox()
         self.tile_spin.setRange(0, 8192)
         self.tile_spin.setSingleStep(128)
-        self.tile_spin.setSpecialValueText("automatic")
-        self.tile_spin.setSuffix(" px")
+        self.tile_spin.setSpecialValueText("auto tiles")
+        self.tile_spin.setSuffix(" px tiles")
         self.tile_spin.setToolTip("Tile size for large pictures; automatic picks it from the device's memory. "
                                   f"Smaller tiles need less memory (at least {MIN_TILE_PX} px).")
-        self.skip_existing_check = QCheckBox("Skip outputs that already exist (resume)")
+        self.name_pattern_combo = QComboBox()
+        self.name_pattern_combo.setEditable(True)
+        self.name_pattern_combo.addItems(NAME_PATTERN_CHOICES)
+        self.name_pattern_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.name_pattern_combo.setToolTip("How outputs are named: {stem} is the input's name without its suffix, "
+                                           "e.g. {stem}_cartoon turns photo.jpg into photo_cartoon.jpg")
+        self.name_example = QLabel()
+        self.name_example.setStyleSheet(NOTE_STYLE)
+        self.beside_inputs_check = QCheckBox("Next to the inputs, in their own folders")
+        self.beside_inputs_check.setToolTip("Outputs go into each input's folder; the name pattern must change the "
+                                            "names (e.g. {stem}_cartoon), so that no input is ever replaced")
+        self.skip_existing_check = QCheckBox("Skip outputs that exist (resume)")
         self.skip_existing_check.setChecked(True)
         self.skip_existing_check.setToolTip("Off: existing outputs are replaced")
         form.addRow("Folder", folder)
-        form.addRow("Format", self.format_combo)
-        form.addRow("Quality", self.quality_spin)
-        form.addRow("Max side", self.max_side_spin)
-        form.addRow("Tiles", self.tile_spin)
-        form.addRow("", self.skip_existing_check)
+        form.addRow(self.beside_inputs_check)
+        form.addRow("Names", _row(self.name_pattern_combo, self.name_example))
+        form.addRow("Format", _row(self.format_combo, self.quality_spin))
+        form.addRow("Size", _row(self.max_side_spin, self.tile_spin))
+        form.addRow(self.skip_existing_check)
         return group
 
     def _build_video_group(self) -> QGroupBox:
         group = QGroupBox("Video")
-        form = QFormLayout(group)
+        group.setToolTip("The sound (and subtitles) are always kept: copied untouched, never re-encoded.")
+        form = _form(group)
         self.codec_combo = QComboBox()
         for label, value in CODEC_CHOICES:
             self.codec_combo.addItem(label, value)
@@ -131,19 +167,27 @@ class OptionsPanel(QWidget):
         self.crf_spin.setRange(0, 51)
         self.crf_spin.setValue(18)
         self.crf_spin.setPrefix("CRF ")
-        self.keep_audio_check = QCheckBox("Keep the audio")
-        self.keep_audio_check.setChecked(True)
         self.smoothing_check = QCheckBox("Temporal smoothing (less flicker)")
-        form.addRow("Codec", self.codec_combo)
-        form.addRow("Quality", self.crf_spin)
-        form.addRow("", self.keep_audio_check)
-        form.addRow("", self.smoothing_check)
-        self.codec_combo.setToolTip("H.264 on the CPU (libx264) or on an NVIDIA GPU's encoder (NVENC)")
+        self.frames_as_video_check = QCheckBox("Frame folders become videos at")
+        self.frames_as_video_check.setToolTip("Off: a folder of numbered frames is cartoonized frame by frame into a "
+                                              "folder of frames. On: into one H.264 video at this frame rate.")
+        self.fps_spin = QDoubleSpinBox()
+        self.fps_spin.setRange(1.0, 240.0)
+        self.fps_spin.setDecimals(3)
+        self.fps_spin.setValue(25.0)
+        self.fps_spin.setSuffix(" fps")
+        form.addRow("Codec", _row(self.codec_combo, self.crf_spin))
+        form.addRow(self.smoothing_check)
+        frames_row = QHBoxLayout()
+        frames_row.addWidget(self.frames_as_video_check)
+        frames_row.addWidget(self.fps_spin)
+        frames_row.addStretch(1)
+        form.addRow(frames_row)
+        self.codec_combo.setToolTip("H.264 on the CPU (libx264) or on an NVIDIA GPU's encoder (NVENC); only "
+                                    "encoders that open on this machine can be chosen")
         self.crf_spin.setToolTip("H.264 quality: 0 is lossless, 18 looks lossless, 51 is the smallest file")
         self.smoothing_check.setToolTip("Blends each frame with the previous one along the motion, where the picture "
                                         "did not change, so that still areas do not shimmer")
-        self.keep_audio_check.setEnabled(False)
-        self.keep_audio_check.setToolTip(KEEP_AUDIO_TIP)
         self.video_widgets = (self.codec_combo, self.crf_spin, self.smoothing_check)
         return group
 
@@ -153,10 +197,42 @@ class OptionsPanel(QWidget):
                        self.format_combo.currentIndexChanged, self.quality_spin.valueChanged,
                        self.max_side_spin.valueChanged, self.tile_spin.valueChanged,
                        self.skip_existing_check.toggled, self.codec_combo.currentIndexChanged,
-                       self.crf_spin.valueChanged, self.keep_audio_check.toggled, self.smoothing_check.toggled):
+                       self.crf_spin.valueChanged, self.smoothing_check.toggled,
+                       self.foreground_slider.valueChanged, self.background_slider.valueChanged,
+                       self.beside_inputs_check.toggled, self.frames_as_video_check.toggled,
+                       self.fps_spin.valueChanged):
             signal.connect(self._emit_changed)
-        self.strength_slider.valueChanged.connect(lambda value: self.strength_label.setText(f"{value} %"))
-        self.format_combo.currentIndexChanged.connect(self._update_quality_enabled)
+        self.name_pattern_combo.currentTextChanged.connect(self._on_name_pattern_edited)
+        for signal in (self.format_combo.currentIndexChanged, self.beside_inputs_check.toggled,
+                       self.frames_as_video_check.toggled):
+            signal.connect(self._update_enabled)
+
+    def _wheel_only_when_focused(self) -> None:
+        for widget in self.findChildren(QWidget):
+            if isinstance(widget, (QAbstractSpinBox, QComboBox, QAbstractSlider)):
+                widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+                widget.installEventFilter(self)
+            if isinstance(widget, QComboBox):  # long entries (device names) must not widen the panel: they elide
+                widget.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+                widget.setMinimumContentsLength(max(widget.minimumContentsLength(), 8))
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        """A wheel over an unfocused value widget scrolls the panel's scroll area instead (handed to its scroll bar
+        here: Qt passes only the wheel events of a real mouse on to parents)."""
+        if event.type() == QEvent.Type.Wheel and isinstance(watched, QWidget) and not watched.hasFocus():
+            area = self._scroll_area()
+            if area is not None:
+                QApplication.sendEvent(area.verticalScrollBar(), event)
+            else:
+                event.ignore()
+            return True
+        return super().eventFilter(watched, event)
+
+    def _scroll_area(self) -> QAbstractScrollArea | None:
+        parent = self.parentWidget()
+        while parent is not None and not isinstance(parent, QAbstractScrollArea):
+            parent = parent.parentWidget()
+        return parent
 
     # --- values --------------------------------------------------------------------------------------------
     def options(self) -> JobOptions:
@@ -168,15 +244,28 @@ class OptionsPanel(QWidget):
             max_side_px=self.max_side_spin.value() or None,
             tile_size_px=max(MIN_TILE_PX, tile) if tile else None,
             skip_existing=self.skip_existing_check.isChecked(), strength=self.strength_slider.value() / 100.0,
+            foreground_strength=self.foreground_slider.value() / 100.0,
+            background_strength=self.background_slider.value() / 100.0,
+            name_pattern=self._name_pattern, beside_inputs=self.beside_inputs_check.isChecked()
+            and keeps_names_apart(self._name_pattern),
             video_codec=self.codec_combo.currentData(), video_crf=self.crf_spin.value(),
-            keep_audio=self.keep_audio_check.isChecked(), temporal_smoothing=self.smoothing_check.isChecked())
+            temporal_smoothing=self.smoothing_check.isChecked(),
+            frames_as_video=self.frames_as_video_check.isChecked(), frames_fps=self.fps_spin.value())
 
-    def set_options(self, options: JobOptions) -> None:
+    def set_options(self, options: JobOptions, emit: bool = True) -> None:
+        """Show `options`; `emit=False` shows them without announcing a change (selecting a job)."""
         self._loading = True
         try:
             self.model_combo.set_model_name(options.model)
             self.device_combo.set_spec(options.device)
             self.strength_slider.setValue(round(options.strength * 100))
+            self.foreground_slider.setValue(round(options.foreground_strength * 100))
+            self.background_slider.setValue(round(options.background_strength * 100))
+            self._name_pattern = options.name_pattern
+            self.name_pattern_combo.setCurrentText(options.name_pattern)
+            self.beside_inputs_check.setChecked(options.beside_inputs)
+            self.frames_as_video_check.setChecked(options.frames_as_video)
+            self.fps_spin.setValue(options.frames_fps)
             self.output_folder_edit.setText(options.output_folder or "")
             self.format_combo.setCurrentIndex(max(0, self.format_combo.findData(options.output_format)))
             self.quality_spin.setValue(options.quality)
@@ -185,24 +274,79 @@ class OptionsPanel(QWidget):
             self.skip_existing_check.setChecked(options.skip_existing)
             self.codec_combo.setCurrentIndex(max(0, self.codec_combo.findData(options.video_codec)))
             self.crf_spin.setValue(options.video_crf)
-            self.keep_audio_check.setChecked(options.keep_audio)
             self.smoothing_check.setChecked(options.temporal_smoothing)
         finally:
             self._loading = False
-        self._update_quality_enabled()
-        self._emit_changed()
+        self._update_enabled()
+        if emit:
+            self._emit_changed()
 
     def set_output_folder(self, folder: str) -> None:
         self.output_folder_edit.setText(folder)
         self._emit_changed()
+
+    def set_scope(self, title: str | None, editable: bool = True, reason: str = "") -> None:
+        """Say whose options these are: new jobs' (None) or a job's (its title); a job that runs or ran is shown
+        read-only, with `reason`."""
+        if title is None:
+            self.scope_label.setText("Options for new jobs")
+            self.scope_label.setToolTip("Select a job to see (and change) the options it runs with")
+        else:
+            self.scope_label.setText(f"Options of {title}" + ("" if editable else f": {reason}"))
+            self.scope_label.setToolTip("Changes apply to the selected jobs; deselect (click an empty row or press "
+                                        "Esc) to set the options for new jobs")
+        for group in self.groups:
+            group.setEnabled(editable)
+
+    def set_available_codecs(self, codecs: set[str]) -> None:
+        """Only encoders that open on this machine can be chosen; the others stay listed, greyed out, so that a job
+        saved with one still shows it."""
+        model = self.codec_combo.model()
+        for row, (label, value) in enumerate(CODEC_CHOICES):
+            available = value in codecs
+            item = model.item(row) if isinstance(model, QStandardItemModel) else None
+            if item is not None:
+                item.setEnabled(available)
+            self.codec_combo.setItemText(row, label + ("" if available else UNAVAILABLE_SUFFIX))
 
     # --- reactions -----------------------------------------------------------------------------------------
     def _emit_changed(self, *_args: object) -> None:
         if not self._loading:
             self.options_changed.emit(self.options())
 
-    def _update_quality_enabled(self, *_args: object) -> None:
+    def _update_enabled(self, *_args: object) -> None:
         self.quality_spin.setEnabled(self.format_combo.currentData() in ("same", "jpeg", "webp"))
+        beside = self.beside_inputs_check.isChecked()
+        self.output_folder_edit.setEnabled(not beside)
+        self.browse_button.setEnabled(not beside)
+        self.fps_spin.setEnabled(self.frames_as_video_check.isChecked())
+        self._show_name_example()
+
+    def _on_name_pattern_edited(self, text: str) -> None:
+        """A pattern the engine accepts becomes the option; a wrong one is shown in red and not used."""
+        if name_pattern_problem(text) is None:
+            self._name_pattern = text
+            if not keeps_names_apart(text) and self.beside_inputs_check.isChecked():
+                self.beside_inputs_check.setChecked(False)   # outputs may not take their inputs' names
+            self._emit_changed()
+        self._show_name_example()
+
+    def _show_name_example(self) -> None:
+        text = self.name_pattern_combo.currentText()
+        problem = name_pattern_problem(text)
+        if problem:
+            self.name_example.setText("not valid")
+            self.name_example.setStyleSheet(PROBLEM_STYLE)
+            self.name_example.setToolTip(problem)
+        else:
+            self.name_example.setText(f"photo.jpg → {output_stem(text, 'photo')}.jpg")
+            self.name_example.setStyleSheet(NOTE_STYLE)
+            self.name_example.setToolTip("")
+        apart = problem is None and keeps_names_apart(text)
+        self.beside_inputs_check.setEnabled(apart or self.beside_inputs_check.isChecked())
+        self.beside_inputs_check.setToolTip(
+            "Outputs go into each input's folder, named by the pattern" if apart else
+            "Needs a name pattern that changes the names (e.g. {stem}_cartoon), so that no input is replaced")
 
     def _show_model_card(self, _name: object) -> None:
         entry = self.model_combo.current_entry()
@@ -210,12 +354,63 @@ class OptionsPanel(QWidget):
         if entry is None:
             self.model_description.setText("Import a model (our .safetensors files or a White-box .tflite) "
                                            "to start cartoonizing.")
+            self.model_description.setToolTip("")
             return
         meta = entry.metadata
-        text = meta.description or "No description."
-        self.model_description.setText(f"{text}\nLicence: {meta.license}")
+        text = short_description(meta.description or "No description.")
+        licence = meta.license.split(" (", 1)[0]
+        self.model_description.setText(f"{text} Licence: {licence}.")
+        self.model_description.setToolTip(model_card(entry))
 
     def _browse_output_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Output folder", self.output_folder_edit.text())
         if folder:
             self.set_output_folder(folder)
+
+
+def short_description(text: str, limit: int = SHORT_DESCRIPTION_CHARS) -> str:
+    """The first sentence, cut at a word with "…" when longer than `limit` (the tooltip has the whole card)."""
+    first = text.split(": ", 1)[0] if len(text) > limit else text
+    first = first.split(". ", 1)[0].rstrip(".")
+    if len(first) > limit:
+        first = first[:limit].rsplit(" ", 1)[0] + "…"
+    return first + ("" if first.endswith("…") else ".")
+
+
+def _icon_button(text: str, icon: QStyle.StandardPixmap, tip: str) -> QToolButton:
+    button = QToolButton()
+    button.setText(text)
+    button.setIcon(button.style().standardIcon(icon))
+    button.setToolTip(tip)
+    button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+    return button
+
+
+def _form(group: QGroupBox) -> QFormLayout:
+    form = QFormLayout(group)
+    form.setContentsMargins(8, 6, 8, 6)
+    form.setVerticalSpacing(5)
+    form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+    return form
+
+
+def _row(*widgets: QWidget) -> QHBoxLayout:
+    row = QHBoxLayout()
+    for widget in widgets:
+        row.addWidget(widget, 1)
+    return row
+
+
+def _percent_slider(tip: str) -> tuple[QSlider, QLabel, QHBoxLayout]:
+    slider = QSlider(Qt.Orientation.Horizontal)
+    slider.setRange(0, 100)
+    slider.setValue(100)
+    slider.setToolTip(tip)
+    label = QLabel("100 %")
+    label.setMinimumWidth(label.fontMetrics().horizontalAdvance("100 %") + 4)
+    label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    slider.valueChanged.connect(lambda value: label.setText(f"{value} %"))
+    row = QHBoxLayout()
+    row.addWidget(slider, 1)
+    row.addWidget(label)
+    return slider, label, row

@@ -22,12 +22,14 @@ import numpy as np
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QImage
 
-from core.batch import BatchOptions, plan_batch
+from core.batch import BatchOptions, BatchRequestError, plan_batch
 from core.cancel import CancelToken, Cancelled
 from core.cartoonizer import Cartoonizer
 from core.image_io import ImageReadError, LoadedImage, downscale_to_max_side, is_image_path, read_image
 from core.model_file import CartoonModel
 from core.model_registry import default_model_name, load_model, resolve_model_path
+from core.output_names import DEFAULT_NAME_PATTERN
+from core.region_strength import ForegroundMasks, load_foreground_masks
 from core.video_frame import read_video_frame
 from core.video_io import DEFAULT_FRAME_FOLDER_FPS, VideoReadError
 
@@ -87,11 +89,16 @@ def format_clock(seconds: float | None) -> str:
     return f"{hours:d}:{minutes:02d}:{tenth_seconds / 10:04.1f}" if hours else clock
 
 
-def preview_pictures(inputs: tuple[Path, ...], kind: str, output_dir: Path) -> list[Path]:
+def preview_pictures(inputs: tuple[Path, ...], kind: str, output_dir: Path,
+                     name_pattern: str = DEFAULT_NAME_PATTERN) -> list[Path]:
     """The pictures a photo or frame-folder job's preview can show, in the engine's order: its photos as the batch
     would plan them, or the frames of a frame folder."""
     pictures: list[Path] = []
-    for item in plan_batch(list(inputs), BatchOptions(output_dir)).runnable:
+    try:
+        plan = plan_batch(list(inputs), BatchOptions(output_dir, name_pattern=name_pattern))
+    except BatchRequestError as exc:
+        raise PreviewUnavailable(f"This job cannot run: {exc}") from exc
+    for item in plan.runnable:
         source = Path(item.source)
         if source.is_file() and is_image_path(source):
             pictures.append(source)
@@ -113,6 +120,7 @@ class _RenderCache:
         self.duration_s: float | None = None
         self.model_key: tuple[Path, float] | None = None
         self.model: CartoonModel | None = None
+        self.masks: ForegroundMasks | None = None
         self.video_lengths: dict[Path, float | None] = {}
         self.unreadable: dict[Path, tuple[float, str]] = {}  # files that failed to load: mtime, reason (logged once)
 
@@ -163,6 +171,11 @@ class _RenderCache:
         with contextlib.suppress(OSError):
             self.unreadable[path] = (path.stat().st_mtime, str(exc))
 
+    def foreground_masks(self) -> ForegroundMasks:
+        if self.masks is None:
+            self.masks = load_foreground_masks()
+        return self.masks
+
     def cartoon_model(self, name: str) -> CartoonModel:
         path = resolve_model_path(name)
         key = (path, path.stat().st_mtime)
@@ -185,7 +198,7 @@ def render_preview(request: PreviewRequest, cache: _RenderCache, cancel: CancelT
             raise PreviewUnavailable(f"Cannot preview {source.name}: {exc}") from exc
         time_s, duration_s = cache.time_s, cache.duration_s
     else:
-        pictures = preview_pictures(request.inputs, request.kind, request.output_dir)
+        pictures = preview_pictures(request.inputs, request.kind, request.output_dir, options.name_pattern)
         count = len(pictures)
         if request.kind == FRAMES:
             index = round(min(1.0, max(0.0, request.position)) * (count - 1))
@@ -204,12 +217,15 @@ def render_preview(request: PreviewRequest, cache: _RenderCache, cancel: CancelT
 
 
 def preview_cartoonizer(options: JobOptions, cache: _RenderCache) -> Cartoonizer:
-    """The engine set up as the batch will be for these options (model, device, precision, tiles, strength)."""
+    """The engine set up as the batch will be for these options (model, device, precision, tiles, strength and
+    region strength, with the segmenter loaded once and kept)."""
     model_name = options.model or default_model_name()
     if model_name is None:
         raise PreviewUnavailable("No model installed: import one to see a preview")
+    regions = options.region_strength()
     return Cartoonizer(cache.cartoon_model(model_name), options.device, options.precision,
-                       tile_size=options.tile_size_px, strength=options.strength)
+                       tile_size=options.tile_size_px, strength=options.strength, region_strength=regions,
+                       mask_function=None if regions.is_uniform else cache.foreground_masks())
 
 
 def _first_readable(pictures: list[Path], index: int, direction: int, cache: _RenderCache,

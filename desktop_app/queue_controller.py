@@ -17,7 +17,7 @@ from core.batch import BatchFinished, ItemFinished, plan_batch
 
 from desktop_app.batch_worker import BatchRequest, BatchWorker
 from desktop_app.function_worker import run_in_background
-from desktop_app.job import ACTIVE_STATUSES, FINISHED_STATUSES, Job, JobStatus, apply_event
+from desktop_app.job import ACTIVE_STATUSES, FINISHED_STATUSES, START_ALL_STATUSES, Job, JobStatus, apply_event
 from desktop_app.job_inputs import group_into_jobs, output_dir_for
 from desktop_app.job_options import JobOptions
 from desktop_app.job_queue_model import JobQueueModel, display_path
@@ -34,6 +34,10 @@ def looks_like_device_failure(message: str) -> bool:
     return any(marker in lowered for marker in _DEVICE_FAILURE_MARKERS)
 
 
+def job_output_dir(inputs: Iterable[Path], options: JobOptions) -> Path:
+    return output_dir_for(inputs, options.output_folder, options.beside_inputs)
+
+
 def _count_planned_items(job_id: int, inputs: list[Path], batch_options) -> tuple[int, int]:
     return job_id, len(plan_batch(inputs, batch_options).items)
 
@@ -45,6 +49,7 @@ class QueueController(QObject):
     job_errored = Signal(int, str)           # job id, message: the job could not run
     queue_changed = Signal()                 # structure or a status changed: time to save the queue
     running_changed = Signal(bool)           # whether a worker is busy
+    queue_finished = Signal()                # the last queued job finished and nothing waits to run
     worker_started = Signal(object)          # the BatchWorker, before it runs (for tests and instrumentation)
 
     def __init__(self, model: JobQueueModel, parent: QObject | None = None):
@@ -59,7 +64,7 @@ class QueueController(QObject):
     def add_inputs(self, paths: Iterable[str | Path], options: JobOptions) -> tuple[list[Job], list[Path]]:
         """Group `paths` into new pending jobs with `options`; returns (jobs added, paths ignored)."""
         groups, ignored = group_into_jobs(paths)
-        jobs = [Job(inputs=list(g.inputs), kind=g.kind, output_dir=output_dir_for(g.inputs, options.output_folder),
+        jobs = [Job(inputs=list(g.inputs), kind=g.kind, output_dir=job_output_dir(g.inputs, options),
                     options=options) for g in groups]
         self.add_jobs(jobs)
         for path in ignored:
@@ -112,7 +117,9 @@ class QueueController(QObject):
         self._after_command()
 
     def start_all(self) -> None:
-        self.start(j.id for j in self.model.jobs() if j.status in (JobStatus.PENDING, JobStatus.PAUSED))
+        """Every job that waits or was stopped: pending, held, paused and cancelled ones (failed ones have
+        Re-run failed)."""
+        self.start(j.id for j in self.model.jobs() if j.status in START_ALL_STATUSES)
 
     def pause(self, job_ids: Iterable[int]) -> None:
         """Pause the running job between tiles/frames; hold back queued ones."""
@@ -190,23 +197,32 @@ class QueueController(QObject):
         for job in self._jobs(job_ids):
             if job.status in (JobStatus.PENDING, JobStatus.PAUSED, JobStatus.QUEUED) and not self._is_running(job):
                 job.output_dir = output_dir_for(job.inputs, folder)
+                job.options = job.options.replaced(output_folder=str(folder), beside_inputs=False)
                 job.output_dir_chosen = True
                 self.model.job_changed(job.id)
         self.queue_changed.emit()
 
-    def apply_options_to_pending(self, options: JobOptions) -> None:
-        """Jobs that have never started follow the options panel; started ones keep what they ran with."""
+    def set_job_options(self, job_ids: Iterable[int], options: JobOptions) -> None:
+        """The options panel's edits for the selected jobs: each job that is not running and not done takes them
+        (and its output folder follows), so that what runs is what the panel showed."""
         changed = False
-        for job in self.model.jobs():
-            if job.status != JobStatus.PENDING or job.options == options:
+        for job in self._jobs(job_ids):
+            if not self.options_editable(job) or job.options == options:
                 continue
-            if not job.output_dir_chosen:
-                job.output_dir = output_dir_for(job.inputs, options.output_folder)
+            moved = (options.output_folder, options.beside_inputs) != (job.options.output_folder,
+                                                                       job.options.beside_inputs)
+            if not job.output_dir_chosen or moved:
+                job.output_dir = job_output_dir(job.inputs, options)
+                job.output_dir_chosen = False
             job.options = options
             self.model.job_changed(job.id)
             changed = True
         if changed:
             self.queue_changed.emit()
+
+    def options_editable(self, job: Job) -> bool:
+        """A job's options can change until it runs; a done job keeps those it ran with."""
+        return not self._is_running(job) and job.status != JobStatus.DONE
 
     # --- state ---------------------------------------------------------------------------------------------
     @property
@@ -300,3 +316,5 @@ class QueueController(QObject):
         self.running_changed.emit(False)
         self.queue_changed.emit()
         self._start_next()
+        if self._worker is None:
+            self.queue_finished.emit()

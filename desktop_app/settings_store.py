@@ -25,6 +25,7 @@ SETTINGS_FILE = "settings.json"
 QUEUE_FILE = "queue.json"
 SESSION_MARKER = "session.running"
 MAX_RECENT_FOLDERS = 10
+THEME_CHOICES = ("system", "light", "dark")
 FORMAT_VERSION = 1
 log = logging.getLogger("desktop_app.settings")
 
@@ -45,6 +46,7 @@ class AppSettings:
     recent_folders: list[str] = field(default_factory=list)
     last_dialog_folder: str = ""
     show_log: bool = True
+    theme: str = "system"                # system | light | dark (View → Theme)
 
     def remember_folder(self, folder: str | Path) -> None:
         """Most recent first, no duplicates, at most MAX_RECENT_FOLDERS."""
@@ -56,7 +58,7 @@ class AppSettings:
         return {"format_version": FORMAT_VERSION, "options": self.options.to_dict(),
                 "window_geometry": self.window_geometry, "window_state": self.window_state,
                 "splitter_state": self.splitter_state, "recent_folders": self.recent_folders,
-                "last_dialog_folder": self.last_dialog_folder, "show_log": self.show_log}
+                "last_dialog_folder": self.last_dialog_folder, "show_log": self.show_log, "theme": self.theme}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "AppSettings":
@@ -70,7 +72,8 @@ class AppSettings:
                    splitter_state=text("splitter_state"),
                    recent_folders=[f for f in recent if isinstance(f, str)][:MAX_RECENT_FOLDERS]
                    if isinstance(recent, list) else [],
-                   last_dialog_folder=text("last_dialog_folder"), show_log=bool(data.get("show_log", True)))
+                   last_dialog_folder=text("last_dialog_folder"), show_log=bool(data.get("show_log", True)),
+                   theme=text("theme") if text("theme") in THEME_CHOICES else "system")
 
 
 class SettingsStore:

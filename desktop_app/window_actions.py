@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Callable
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QStyle, QToolBar
 
-from desktop_app.job import FINISHED_STATUSES, Job, JobStatus
+from desktop_app.job import FINISHED_STATUSES, START_ALL_STATUSES, Job, JobStatus
+from desktop_app.theme import THEMES
 
 SP = QStyle.StandardPixmap
 _WAITING = (JobStatus.PENDING, JobStatus.PAUSED, JobStatus.QUEUED)
@@ -24,7 +25,8 @@ class WindowActions:
         self.add_files = self._action("Add files…", "Ctrl+O", SP.SP_FileIcon, "Add photos or videos")
         self.add_folder = self._action("Add folder…", "Ctrl+Shift+O", SP.SP_DirIcon,
                                        "Add a folder of photos or a folder of video frames")
-        self.start_all = self._action("Start all", "F5", SP.SP_MediaPlay, "Start (or resume) every waiting job")
+        self.start_all = self._action("Start all", "F5", SP.SP_MediaPlay,
+                                      "Start (or resume) every waiting, paused or cancelled job")
         self.pause_all = self._action("Pause all", "F6", SP.SP_MediaPause, "Pause the running job and hold the queue")
         self.cancel_all = self._action("Cancel all", "Shift+F5", SP.SP_MediaStop,
                                        "Stop the running job (no half-written files) and unqueue the rest")
@@ -39,7 +41,8 @@ class WindowActions:
         self.move_down = self._action("Move down", "Ctrl+Down", SP.SP_ArrowDown, "Run the selected job later")
         self.open_output = self._action("Open output folder", "Ctrl+E", SP.SP_DirOpenIcon,
                                         "Open the selected job's output folder")
-        self.set_output = self._action("Set output folder…", None, None, "Choose where the selected waiting jobs write")
+        self.set_output = self._action("Set output folder…", None, None,
+                                       "Choose where the selected waiting jobs write")
         self.remove_finished = self._action("Remove finished", None, None, "Remove the jobs that are done")
         self.previous_picture = self._action("Previous photo", "Alt+Left", SP.SP_ArrowLeft,
                                              "Preview the job's previous photo (a video: 1 s back)")
@@ -51,6 +54,8 @@ class WindowActions:
         self.side_by_side = self._action("Side by side", "Ctrl+B", None,
                                          "Before and after next to each other instead of the split line")
         self.side_by_side.setCheckable(True)
+        for action, short in ((self.zoom_fit, "Fit"), (self.zoom_actual, "1:1"), (self.side_by_side, "Side by side")):
+            action.setIconText(short)   # what the buttons under the preview say
         self.import_model = self._action("Import model…", "Ctrl+I", None,
                                          "Import a model file (.safetensors, White-box .tflite, .pt)")
         self.remove_model = self._action("Remove model…", None, None, "Delete the selected user model")
@@ -59,6 +64,13 @@ class WindowActions:
         self.about = self._action("About Cartoonizer", "F1", None, "Versions and model licences")
         self.quit = self._action("Quit", "Ctrl+Q", None, "Quit (a running job stops cleanly and stays queued)")
         self.recent_menu = QMenu("Recent folders", window)
+        self.theme_group = QActionGroup(window)
+        self.theme_actions: dict[str, QAction] = {}
+        for key, text in THEMES:
+            action = QAction(text, window, checkable=True)
+            action.setData(key)
+            self.theme_group.addAction(action)
+            self.theme_actions[key] = action
 
     def _action(self, text: str, shortcut: str | None, icon: QStyle.StandardPixmap | None, tip: str) -> QAction:
         action = QAction(text, self._window)
@@ -100,6 +112,9 @@ class WindowActions:
         view_menu.addActions([options_dock.toggleViewAction(), toggle_log])
         view_menu.addSeparator()
         view_menu.addActions([self.zoom_fit, self.zoom_actual, self.side_by_side])
+        view_menu.addSeparator()
+        theme_menu = view_menu.addMenu("Theme")
+        theme_menu.addActions(list(self.theme_actions.values()))
         self.view_menu = view_menu
         menu.addMenu("&Help").addAction(self.about)
 
@@ -124,7 +139,7 @@ class WindowActions:
 
     def update_enabled(self, selected: list[Job], jobs: list[Job], is_editable: Callable[[Job], bool]) -> None:
         """Enable what applies: queue-wide commands by the whole queue, the others by the selected jobs."""
-        self.start_all.setEnabled(any(j.status in (JobStatus.PENDING, JobStatus.PAUSED) for j in jobs))
+        self.start_all.setEnabled(any(j.status in START_ALL_STATUSES for j in jobs))
         self.pause_all.setEnabled(any(j.status in (JobStatus.RUNNING, JobStatus.QUEUED) for j in jobs))
         self.cancel_all.setEnabled(any(j.status not in FINISHED_STATUSES for j in jobs))
         self.rerun.setEnabled(any(j.status in _RERUNNABLE for j in jobs))

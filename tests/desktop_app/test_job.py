@@ -79,3 +79,18 @@ def test_options_from_a_damaged_file_fall_back_field_by_field():
     assert options.device == "cuda:1" and options.max_side_px is None and options.skip_existing is True
     assert options.batch_options(Path("/o")).existing == "skip"
     assert JobOptions(skip_existing=False).batch_options(Path("/o")).existing == "overwrite"
+
+
+def test_a_restored_cancelled_job_shows_its_real_progress_and_new_options_survive(tmp_path):
+    options = JobOptions(foreground_strength=0.3, background_strength=0.8, name_pattern="{stem}_cartoon",
+                         beside_inputs=True, frames_as_video=True, frames_fps=23.976)
+    job = Job([tmp_path / "a"], "photos", tmp_path / "a", options, status=JobStatus.CANCELLED, progress=0.4)
+    restored = Job.from_dict(job.to_dict())
+    assert restored.status == JobStatus.CANCELLED and restored.progress == 0.4
+    assert restored.options == options
+    assert Job.from_dict({**job.to_dict(), "progress": "lots"}).progress == 0.0
+    video = options.video_options()
+    assert video.frames_as_video and float(video.fps) == 23.976
+    assert options.batch_options(tmp_path).name_pattern == "{stem}_cartoon"
+    assert JobOptions.from_dict({"name_pattern": "no stem"}).name_pattern == "{stem}"
+    assert not JobOptions.from_dict({"beside_inputs": True}).beside_inputs   # "{stem}" would replace the inputs

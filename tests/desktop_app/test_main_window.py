@@ -202,3 +202,106 @@ def test_python_m_desktop_app_opens_the_window(qapp, bundled_tiny_model, make_ph
     assert entry.main([str(folder)]) == 0
     assert [j.inputs for j in shown[0].queue_model.jobs()] == [[folder]]
     assert qapp.applicationName() == "Cartoonizer"
+
+
+def test_open_output_folder_without_a_file_manager_says_where_the_outputs_are(window, make_photo_folder, qtbot,
+                                                                              monkeypatch):
+    from desktop_app import main_window as main_window_module
+
+    monkeypatch.setattr(main_window_module.QDesktopServices, "openUrl", lambda url: False)
+    [job] = window.add_paths([make_photo_folder("nofm", count=1)])
+    job.output_dir.mkdir()
+    window.commands.open_output.trigger()
+    assert window.notice_bar.isVisible()
+    assert "No file manager" in window.notice_bar.label.text() and str(job.output_dir) in window.notice_bar.label.text()
+    window.notice_bar.button("Copy path").click()
+    assert QApplication.clipboard().text() == str(job.output_dir)
+
+
+def test_a_window_saved_larger_than_the_screen_is_fitted_to_it(qtbot, bundled_tiny_model, config_dir):
+    big = MainWindow()
+    qtbot.addWidget(big)
+    big.resize(3000, 2000)   # e.g. saved at 100 % on a large monitor, restored at 150 % on a laptop
+    big.move(500, 400)
+    big.shutdown()
+    restored = MainWindow()
+    qtbot.addWidget(restored)
+    restored.show()
+    available = restored.screen().availableGeometry()
+    qtbot.waitUntil(lambda: available.contains(restored.frameGeometry()), timeout=5_000)
+    restored.shutdown()
+
+
+def test_start_all_restarts_cancelled_jobs(window, make_photo_folder, qtbot):
+    [job] = window.add_paths([make_photo_folder("again", count=1)])
+    window.queue.cancel([job.id])
+    assert job.status == JobStatus.CANCELLED and window.commands.start_all.isEnabled()
+    window.options_panel.set_options(JobOptions(model=TINY_MODEL_NAME, device="cpu"))
+    window.commands.start_all.trigger()
+    qtbot.waitUntil(lambda: job.status == JobStatus.DONE, timeout=30_000)
+
+
+def test_the_title_shows_the_queues_progress_and_its_end_is_notified(window, make_photo_folder, qtbot):
+    window.options_panel.set_options(JobOptions(model=TINY_MODEL_NAME, device="cpu"))
+    jobs = [window.add_paths([make_photo_folder(name, count=2)])[0] for name in ("one", "two")]
+    for job in jobs:
+        job.options = job.options.replaced(model=TINY_MODEL_NAME, device="cpu")
+    titles: list[str] = []
+    window.windowTitleChanged.connect(titles.append)
+    notified: list[tuple[str, str]] = []
+    window.notifier.notify = lambda title, text: notified.append((title, text)) or "notification"
+    window.commands.start_all.trigger()
+    qtbot.waitUntil(lambda: bool(notified), timeout=30_000)
+    assert all(job.status == JobStatus.DONE for job in jobs)
+    assert any(" % " in t and "of 2" in t and t.endswith("— Cartoonizer") for t in titles), titles
+    assert window.windowTitle() == "Cartoonizer"
+    assert notified == [("Cartoonizer: the queue has finished", "2 of 2 job(s) done")]
+
+
+def test_the_notifier_uses_the_tray_where_there_is_one(window, monkeypatch):
+    from desktop_app import desktop_notifications
+
+    shown: list[str] = []
+    monkeypatch.setattr(desktop_notifications.QSystemTrayIcon, "isSystemTrayAvailable", staticmethod(lambda: True))
+    monkeypatch.setattr(desktop_notifications.QSystemTrayIcon, "supportsMessages", staticmethod(lambda: True))
+    monkeypatch.setattr(desktop_notifications.QSystemTrayIcon, "showMessage",
+                        lambda self, title, text, *args: shown.append(text))
+    assert window.notifier.notify("Cartoonizer", "all done") == "notification" and shown == ["all done"]
+    monkeypatch.setattr(desktop_notifications.QSystemTrayIcon, "isSystemTrayAvailable", staticmethod(lambda: False))
+    assert window.notifier.notify("Cartoonizer", "again") == "alert"
+
+
+def test_the_theme_follows_the_choice_and_is_remembered(window, qtbot):
+    from desktop_app.theme import is_dark
+
+    assert window.commands.theme_actions["system"].isChecked()
+    window.commands.theme_actions["dark"].trigger()
+    assert is_dark(QApplication.palette()) and window.settings.theme == "dark"
+    window.commands.theme_actions["light"].trigger()
+    assert not is_dark(QApplication.palette()) and window.settings.theme == "light"
+    window.commands.theme_actions["system"].trigger()
+    assert window.settings.theme == "system"
+
+
+def test_at_1366x768_the_queue_has_room_and_the_options_fit(window, make_photo_folder, qtbot):
+    from desktop_app.job_queue_model import Column
+
+    window.showNormal()
+    window.resize(1366, 768 - 60)    # the screen less a taskbar and the title bar
+    for name in ("a", "b"):
+        window.add_paths([make_photo_folder(name, count=1)])
+    qtbot.wait(50)
+    table = window.table
+    assert table.viewport().height() >= 5 * table.verticalHeader().defaultSectionSize()
+    scroll = window.options_scroll
+    assert not scroll.horizontalScrollBar().isVisible()
+    assert window.options_panel.minimumSizeHint().width() <= scroll.viewport().width()
+    job = window.queue_model.jobs()[0]
+    job.status, job.counts.done, job.counts.skipped = JobStatus.DONE, 3, 120
+    job.error = "empty file: a very long reason that does not fit the column at all"
+    window.queue_model.job_changed(job.id)
+    for column in (Column.STATUS, Column.ERROR):
+        index = window.queue_model.index(0, int(column))
+        assert index.data(Qt.ItemDataRole.ToolTipRole) == index.data(Qt.ItemDataRole.DisplayRole) or \
+            index.data(Qt.ItemDataRole.DisplayRole) in index.data(Qt.ItemDataRole.ToolTipRole)
+    assert table.textElideMode() == Qt.TextElideMode.ElideMiddle

@@ -43,14 +43,26 @@ def test_a_dropped_video_runs_with_frame_progress(window, synthetic_video, tmp_p
     assert any(d.startswith("frame ") for d in details)
 
 
-def test_a_frame_folder_is_one_frames_job(window, synthetic_video, tmp_path, qtbot):
+def test_a_frame_folder_is_cartoonized_frame_by_frame_or_into_a_video(window, synthetic_video, tmp_path, qtbot):
     folder = tmp_path / "shot"
     synthetic_video.write_frame_folder(folder, count=9)
     [job] = window.add_paths([folder])
     assert job.kind == FRAMES
-    qtbot.waitUntil(lambda: job.counts.total == 1, timeout=10_000)  # one item for the engine
+    qtbot.waitUntil(lambda: job.counts.total == 9, timeout=10_000)  # the engine's default: frame by frame
     window.options_panel.set_options(CPU)
     window.commands.start_all.trigger()
     wait_for_status(qtbot, job, [JobStatus.DONE, JobStatus.FAILED], timeout_ms=60_000)
     assert job.status == JobStatus.DONE, job.error
     assert len(outputs_under(job.output_dir)) == 9
+
+    [as_video] = window.add_paths([folder])
+    panel = window.options_panel
+    panel.frames_as_video_check.setChecked(True)   # the selected job takes it
+    panel.fps_spin.setValue(12.0)
+    assert as_video.options.frames_as_video and as_video.options.frames_fps == 12.0
+    assert as_video.options.batch_options(as_video.output_dir).video.fps == 12
+    panel.set_options(CPU.replaced(frames_as_video=True, frames_fps=12.0))
+    window.commands.start.trigger()
+    wait_for_status(qtbot, as_video, [JobStatus.DONE, JobStatus.FAILED], timeout_ms=60_000)
+    assert as_video.status == JobStatus.DONE, as_video.error
+    assert "shot.mp4" in outputs_under(as_video.output_dir)
