@@ -61,7 +61,8 @@ def read_animation(path: str | Path) -> Animation:
         with Image.open(path) as image:
             durations = []
             for frame in ImageSequence.Iterator(image):
-                durations.append(int(frame.info.get("duration", 0) or 0))
+                frame.load()  # WebP states a frame's duration only once the frame is decoded
+                durations.append(int(round(frame.info.get("duration", 0) or 0)))
             loop = image.info.get("loop")
             return Animation(image.format, len(durations), tuple(durations), None if loop is None else int(loop))
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError, EOFError) as exc:

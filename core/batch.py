@@ -21,7 +21,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Generator, Iterator, Sequence
+from typing import Callable, Generator, Iterator, Sequence
 
 from core.animated_image import animation_suffix_for, cartoonize_animation, is_animated_picture
 from core.atomic_files import atomic_output, is_partial_file, remove_stale_partials
@@ -220,6 +220,8 @@ def plan_batch(inputs: Sequence[str | Path], options: BatchOptions) -> BatchPlan
             sources.append((path, Path(path.name), "video"))
         else:  # named directly: read as a picture whatever its suffix (the reader says if it is not one)
             sources.append((path, Path(path.name), "animation" if is_animated_picture(path) else "image"))
+    sources = _first_of_each(sources, lambda entry: entry[0])  # an input named twice (or also walked) is one item
+    unusable = _first_of_each(unusable, lambda item: item.source)
     input_paths = {source for source, _, _ in sources}
     claimed: dict[Path, Path] = {}
     for source, relative, kind in sources:
@@ -233,6 +235,13 @@ def plan_batch(inputs: Sequence[str | Path], options: BatchOptions) -> BatchPlan
         plan.items.append(BatchItem(source, destination, relative, refusal, kind))
     plan.items.extend(unusable)
     return plan
+
+
+def _first_of_each(entries: list, key: Callable) -> list:
+    first: dict = {}
+    for entry in entries:
+        first.setdefault(key(entry), entry)
+    return list(first.values())
 
 
 def unusable_path_reason(path: Path) -> str | None:

@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
                "--foreground-strength 40 keeps faces close to the photo while the background is fully cartoonized. "
                "They multiply --strength.")
     parser.add_argument("inputs", nargs="*", metavar="INPUT",
-                        help="image files, video files, numbered-frame folders and/or folders of them")
+                        help="image files (animated GIF/WebP/PNG too), video files and/or folders of them")
     parser.add_argument("-o", "--output", type=Path, metavar="OUT", help="output folder (created if missing)")
     parser.add_argument("--model", help="model name (see --list-models) or path to a .safetensors model file")
     parser.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
@@ -52,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tile", type=int, metavar="PX",
                         help="tile size in pixels (default: chosen from the device's memory)")
     parser.add_argument("--format", dest="output_format", choices=["same", "png", "jpeg", "webp"], default="same",
-                        help="output format; 'same' keeps JPEG/PNG/WebP and writes PNG for the rest")
+                        help="output format; 'same' keeps JPEG/PNG/WebP/GIF and writes PNG for the rest; "
+                             "animated pictures stay animated (in their own format, or PNG/WebP if asked)")
     parser.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality, 1-100 (default 95)")
     parser.add_argument("--strength", type=float, default=1.0, help="blend with the original, 0-1 (default 1)")
     parser.add_argument("--foreground-strength", type=float, default=100.0, metavar="PERCENT",

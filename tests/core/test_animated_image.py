@@ -28,7 +28,10 @@ def _save(path: Path, frames: list[Image.Image], durations: list[int], **options
 
 def _timing(path: Path) -> tuple[str, int, list[int], int | None]:
     with Image.open(path) as image:
-        durations = [frame.info.get("duration") for frame in ImageSequence.Iterator(image)]
+        durations = []
+        for frame in ImageSequence.Iterator(image):
+            frame.load()  # (WebP states durations only once a frame is decoded)
+            durations.append(frame.info["duration"])
         return image.format, image.n_frames, durations, image.info.get("loop")
 
 
@@ -59,6 +62,7 @@ def test_animated_webp_and_apng_keep_format_frames_durations_and_loop(tmp_path, 
     out = tmp_path / "out" / f"anim_cartoon{suffix}"
     fmt, count, out_durations, out_loop = _timing(out)
     assert (fmt, count, out_durations, out_loop) == _timing(source)
+    assert count == 4 and out_durations == durations and out_loop == loop
     with Image.open(out) as image:
         assert image.is_animated
     assert image_is_ours(out)

@@ -162,3 +162,10 @@ def test_item_started_precedes_each_finish(tmp_path, mixed_folder, tiny_model):
     events, _ = _run([mixed_folder], BatchOptions(tmp_path / "out"), tiny_model)
     kinds = [type(e).__name__ for e in events if isinstance(e, (ItemStarted, ItemFinished))]
     assert kinds == ["ItemStarted", "ItemFinished"] * 6
+
+
+def test_an_input_given_twice_is_one_item(tmp_path):
+    folder = tmp_path / "in"
+    photo = _photo(folder / "p.png")
+    items = plan_batch([folder, photo, folder], BatchOptions(tmp_path / "out")).items
+    assert [(item.source, item.refusal) for item in items] == [(photo, None)]

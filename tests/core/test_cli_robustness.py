@@ -172,3 +172,12 @@ def test_every_entry_of_a_walked_folder_is_processed_or_named(tmp_path, tiny_mod
     assert code == EXIT_SOME_FAILED
     for name in ("loop.jpg", "gone.jpg", "pipe.png"):
         assert f"failed: {folder / name}:" in err
+
+
+def test_help_describes_names_frames_region_strength_and_animations(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for needed in ("--name-pattern", "{stem}_cartoon", "--frames-as-video", "--foreground-strength",
+                   "--background-strength", "animated GIF", "Region strength", "only files this tool wrote"):
+        assert needed in text, needed
