@@ -105,6 +105,9 @@ def resolve_model_path(name_or_path: str | Path) -> Path:
     for entry in sorted(list_models(), key=lambda e: e.bundled):  # user models shadow bundled ones
         if entry.name == str(name_or_path):
             return entry.path
+    for broken in list_broken_models():
+        if broken.path.stem == str(name_or_path):
+            raise ModelFileError(broken.reason)
     known = ", ".join(e.name for e in list_models()) or "none yet"
     raise ModelFileError(f"no model named or at {str(name_or_path)!r} (known models: {known})")
 

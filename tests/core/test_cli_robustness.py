@@ -79,6 +79,8 @@ def test_unknown_architecture_is_a_clear_error_everywhere(tmp_path, tiny_model_f
     assert any(line.startswith("fine [user]") for line in listed)
     assert any(line.startswith("odd [broken]") and "unknown architecture 'os.system'" in line for line in listed)
     assert any(line.startswith("garbage [broken]") and "not a readable safetensors file" in line for line in listed)
+    code, err = _run(capsys, photo, "-o", tmp_path / "out", "--model", "odd")   # by name: the reason, not "unknown"
+    assert code == EXIT_USAGE and "unknown architecture 'os.system'" in err
 
 
 def test_report_pointing_at_a_folder_is_a_usage_error_before_work(tmp_path, tiny_model_file, capsys):
@@ -160,10 +162,13 @@ def test_every_entry_of_a_walked_folder_is_processed_or_named(tmp_path, tiny_mod
     os.symlink(folder / "deleted.jpg", folder / "gone.jpg")
     os.mkfifo(folder / "pipe.png")
     (folder / "notes.txt").write_text("not media")
+    _photo(tmp_path / "elsewhere" / "q.png")
+    os.symlink(tmp_path / "elsewhere", folder / "linked")
     code, err = _run(capsys, folder, "-o", tmp_path / "out", "--model", tiny_model_file,
                      "--report", tmp_path / "r.json")
     report = {Path(f["source"]).name: f for f in json.loads((tmp_path / "r.json").read_text())["files"]}
-    assert sorted(report) == ["anim.gif", "gone.jpg", "loop.jpg", "notes.txt", "p.png", "pipe.png"]
+    assert sorted(report) == ["anim.gif", "gone.jpg", "linked", "loop.jpg", "notes.txt", "p.png", "pipe.png"]
+    assert report["linked"]["status"] == "skipped" and "not followed" in report["linked"]["note"]
     assert report["p.png"]["status"] == report["anim.gif"]["status"] == "done"
     assert "symbolic link loop" in report["loop.jpg"]["error"]
     assert "broken symbolic link" in report["gone.jpg"]["error"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from core.cartoonizer import Cartoonizer
 from core.region_strength import (
@@ -103,3 +104,25 @@ def test_the_bundled_segmenter_drives_the_real_path(tiny_model):
     out = Cartoonizer(tiny_model, "cpu", region_strength=RegionStrength(foreground=0.0),
                       mask_function=masks).cartoonize(rgb)
     np.testing.assert_allclose(out, rgb + (cartoon - rgb) * (1.0 - mask), atol=1e-5)
+
+
+def test_a_video_gets_region_strength_frame_by_frame(tmp_path, tiny_model):
+    from core.batch import BatchOptions, plan_batch, run_batch
+    from core.video_io import VideoOptions
+    from tests.core.synthetic_video import write_clip
+
+    source = write_clip(tmp_path / "clip.mp4", frames=6, audio=None)
+    as_frames = VideoOptions(frames_only=True, batch_frames=4)
+
+    def run(out: str, **cartoonizer_options) -> list[np.ndarray]:
+        options = BatchOptions(tmp_path / out, video=as_frames)
+        list(run_batch(plan_batch([source], options), Cartoonizer(tiny_model, "cpu", **cartoonizer_options), options))
+        return [np.asarray(Image.open(p)).astype(int) for p in sorted((tmp_path / out / "clip").iterdir())]
+
+    photo, cartoon = run("photo", strength=0.0), run("cartoon")
+    masks = CountingMask()
+    mixed = run("mixed", region_strength=RegionStrength(foreground=0.0), mask_function=masks)
+    assert len(mixed) == 6 and sum(size[0] for size in masks.sizes) == 6
+    for p, c, m in zip(photo, cartoon, mixed):
+        assert np.abs(m[:, :28] - p[:, :28]).max() <= 1 and np.abs(m[:, 36:] - c[:, 36:]).max() <= 1
+        assert np.abs(c[:, :28] - p[:, :28]).mean() > 5
