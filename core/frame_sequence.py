@@ -12,7 +12,9 @@ files directly inside it (hidden files and our partial files ignored):
 4. the first frame carries no camera EXIF (`Make`, `Model` or `DateTimeOriginal`): cameras and phones write it,
    video exporters and renderers do not.
 
-Anything else is a folder of photos and keeps the photo behaviour (one cartoon per file, layout mirrored).
+Anything else is a folder of photos and keeps the photo behaviour (one cartoon per file, layout mirrored). The
+batch applies the rule only when asked (`VideoOptions.frames_as_video`): by default a frame sequence is
+cartoonized like a folder of photos too, so that nothing becomes a video by surprise.
 """
 from __future__ import annotations
 
