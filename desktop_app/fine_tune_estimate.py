@@ -1,10 +1,12 @@
-"""How long a fine-tune will take on a device, shown beside the step presets. Always an estimate, and labelled so.
+"""How long a fine-tune will take, shown beside the step presets. Always an estimate, and labelled so.
 
-One adversarial step costs about the same per pixel at any crop and batch size (generator, discriminators,
-features and superpixels are all convolutions or per-pixel work), so a device's speed is kept as seconds per
-image-megapixel and scaled by batch × crop². Where the number comes from, best first:
-- measured on this device: the wizard's speed test, or a real run's images/s (remembered in the config folder);
-- for the CPU only, a reference figure scaled by thread count (rough: CPUs differ a lot);
+One formula, before and after *Measure speed*: `start-up + steps × seconds per step`, where a step's time scales
+with the pixels it trains on (batch × crop², every loss network being convolutions or per-pixel work), so a speed
+is kept as seconds per image-megapixel of one adversarial step, plus the trainer's start-up time (loading the
+models, the feature network and the pictures). A speed depends on the device and on the feature network (VGG19 is
+several times slower than EfficientNet-Lite0 on a CPU), so both name it. Where the numbers come from, best first:
+- measured here: the wizard's speed test, or a real run's steps (remembered in the config folder);
+- for the CPU only, this project's reference figures scaled by thread count (rough: CPUs differ a lot);
 - nothing for a GPU that has never been measured: GPUs differ by 50× and a guess would mislead.
 Qt-free.
 """
@@ -15,46 +17,68 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from core.atomic_files import atomic_output
 
 log = logging.getLogger("desktop_app.fine_tune")
-# On a shared 2-thread x86-64 VM, efficientnet_lite0 features: 5.5 s per image-megapixel in a real 200-step
-# fine-tune at 128 px, batch 4 (11.5 images/s once warm; tests/desktop_app/record_fine_tune_run.py), 9.5 s in
-# bench/bench_training.py --device cpu --batch 4 --size 128, up to twice that while other jobs shared the CPU.
-CPU_REFERENCE_S_PER_MEGAPIXEL = 7.0
+# Measured with bench/bench_fine_tune_estimate.py on the project's shared 2-thread x86-64 VM (another training
+# process busy on one of the two cores): seconds per image-megapixel of one adversarial fine-tune step, and the
+# start-up before the first step.
+CPU_REFERENCE_S_PER_MEGAPIXEL = {"efficientnet_lite0": 6.0, "vgg19": 40.0}
+CPU_REFERENCE_STARTUP_S = 15.0
 CPU_REFERENCE_THREADS = 2
+DEFAULT_BACKBONE = "efficientnet_lite0"
 SPEED_FILE = "fine-tune-speed.json"
 
 
 @dataclass(frozen=True)
-class StepCost:
-    seconds_per_megapixel: float
-    measured: bool           # on this very device, versus the CPU reference figure
+class TrainingSpeed:
+    """How fast fine-tuning runs on one device with one feature network."""
 
-    def seconds(self, steps: int, batch_size: int, crop_size_px: int) -> float:
-        return steps * batch_size * crop_size_px ** 2 / 1e6 * self.seconds_per_megapixel
+    seconds_per_megapixel: float     # one adversarial step, per image-megapixel of training crops
+    startup_s: float                 # from starting the trainer to its first step
+    measured: bool                   # on this very device, versus the CPU reference figures
+
+    def step_seconds(self, batch_size: int, crop_size_px: int) -> float:
+        return batch_size * crop_size_px ** 2 / 1e6 * self.seconds_per_megapixel
+
+    def run_seconds(self, steps: int, batch_size: int, crop_size_px: int) -> float:
+        """The whole run, as the wizard waits for it: start-up, then the steps."""
+        return self.startup_s + steps * self.step_seconds(batch_size, crop_size_px)
+
+    def describe(self, batch_size: int, crop_size_px: int) -> str:
+        """e.g. "2.4 s per step (batch 8 of 256 px), plus 20 s to start"."""
+        return (f"{format_seconds(self.step_seconds(batch_size, crop_size_px))} per step (batch {batch_size} of "
+                f"{crop_size_px} px), plus {format_seconds(self.startup_s)} to start")
 
 
-def cost_from_rate(images_per_s: float, crop_size_px: int) -> StepCost:
-    """A measured speed (images/s at a crop size, as the trainer logs it) as a per-megapixel cost."""
-    return StepCost(1e6 / (images_per_s * crop_size_px ** 2), measured=True)
+def speed_from_steps(step_seconds: float, batch_size: int, crop_size_px: int, startup_s: float) -> TrainingSpeed:
+    """A measured speed: seconds per step at a batch and crop size, and the start-up time."""
+    return TrainingSpeed(step_seconds * 1e6 / (batch_size * crop_size_px ** 2), startup_s, measured=True)
 
 
-def reference_cost(device_kind: str, threads: int) -> StepCost | None:
+def reference_speed(device_kind: str, threads: int, backbone: str) -> TrainingSpeed | None:
     """The CPU reference scaled (linearly, optimistically) by threads; None for GPUs."""
     if device_kind != "cpu":
         return None
-    return StepCost(CPU_REFERENCE_S_PER_MEGAPIXEL * CPU_REFERENCE_THREADS / max(1, threads), measured=False)
+    per_megapixel = CPU_REFERENCE_S_PER_MEGAPIXEL.get(backbone, CPU_REFERENCE_S_PER_MEGAPIXEL["vgg19"])
+    return TrainingSpeed(per_megapixel * CPU_REFERENCE_THREADS / max(1, threads), CPU_REFERENCE_STARTUP_S,
+                         measured=False)
+
+
+def speed_key(device_name: str, backbone: str) -> str:
+    """Where a speed is remembered: "CPU (8 threads) · efficientnet_lite0"."""
+    return f"{device_name} · {backbone}"
 
 
 class SpeedRecords:
-    """Measured costs by device name ("CPU (8 threads)", "NVIDIA GeForce RTX 4070"), in one small JSON file."""
+    """Measured speeds by device and feature network, in one small JSON file."""
 
     def __init__(self, folder: Path):
         self.path = Path(folder) / SPEED_FILE
 
-    def load(self) -> dict[str, float]:
+    def load(self) -> dict[str, TrainingSpeed]:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -64,19 +88,44 @@ class SpeedRecords:
             return {}
         if not isinstance(data, dict):
             return {}
-        return {name: float(value) for name, value in data.items()
-                if isinstance(value, (int, float)) and math.isfinite(value) and value > 0}
+        speeds = {key: _speed(value) for key, value in data.items()}
+        return {key: speed for key, speed in speeds.items() if speed is not None}
 
-    def cost(self, device_name: str) -> StepCost | None:
-        value = self.load().get(device_name)
-        return StepCost(value, measured=True) if value else None
+    def speed(self, device_name: str, backbone: str) -> TrainingSpeed | None:
+        return self.load().get(speed_key(device_name, backbone))
 
-    def remember(self, device_name: str, cost: StepCost) -> None:
-        records = self.load()
-        records[device_name] = round(cost.seconds_per_megapixel, 6)
+    def remember(self, device_name: str, backbone: str, speed: TrainingSpeed) -> None:
+        """Keep `speed`; a run that measured only its steps keeps the start-up measured before (if any)."""
+        records = {key: {"seconds_per_megapixel": s.seconds_per_megapixel, "startup_s": s.startup_s}
+                   for key, s in self.load().items()}
+        records[speed_key(device_name, backbone)] = {"seconds_per_megapixel": round(speed.seconds_per_megapixel, 6),
+                                                      "startup_s": round(speed.startup_s, 3)}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_output(self.path) as temp:
             temp.write_text(json.dumps(records, indent=2), encoding="utf-8")
+
+
+def _speed(value: Any) -> TrainingSpeed | None:
+    if not isinstance(value, dict):
+        return None  # a file of an older version (per-megapixel only, without the feature network): measure again
+    per_megapixel, startup = value.get("seconds_per_megapixel"), value.get("startup_s")
+    if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in (per_megapixel, startup)):
+        return None
+    if per_megapixel <= 0 or startup < 0:
+        return None
+    return TrainingSpeed(float(per_megapixel), float(startup), measured=True)
+
+
+def format_seconds(seconds: float) -> str:
+    """A short time as people say it: "0.35 s", "2.4 s", "20 s", "3 min", "1 h 05 min"."""
+    if seconds < 1:
+        return f"{seconds:.2f} s"
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 def format_duration(seconds: float) -> str:

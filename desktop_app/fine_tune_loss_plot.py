@@ -26,13 +26,15 @@ SHOWN_AT_FIRST = {"reconstruction", "g_total", "d_total", "g_content", "g_surfac
 MARGIN_PX = 8
 
 
-def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
-    """Round numbers (1, 2 or 5 × 10^k apart) covering [low, high], as close to `count` of them as those allow."""
+def nice_ticks(low: float, high: float, count: int = 5, min_step: float = 0.0) -> list[float]:
+    """Round numbers (1, 2 or 5 × 10^k apart, at least `min_step`) covering [low, high], as close to `count` of
+    them as those allow. Steps are whole numbers: `min_step=1` keeps their ticks whole too."""
     if not math.isfinite(low) or not math.isfinite(high) or high <= low:
         return [low] if math.isfinite(low) else []
     intervals = max(1, count - 1)
     magnitude = 10 ** math.floor(math.log10((high - low) / intervals))
     step = min((m * magnitude for m in (1, 2, 5, 10)), key=lambda s: abs((high - low) / s - intervals))
+    step = max(step, min_step)
     first = math.ceil(low / step - 1e-9)
     last = math.floor(high / step + 1e-9)
     return [round(i * step, 12) + 0.0 for i in range(first, last + 1)]
@@ -125,7 +127,7 @@ class LossPlot(QWidget):
         y_labels = [self._format_value(tick) for tick in y_ticks]
         left = MARGIN_PX + max((metrics.horizontalAdvance(label) for label in y_labels), default=0) + 6
         plot = QRectF(left, legend_bottom + metrics.height() / 2, self.width() - left - MARGIN_PX - 4,
-                      self.height() - legend_bottom - metrics.height() * 2 - MARGIN_PX)
+                      self.height() - legend_bottom - metrics.height() * 2.5 - MARGIN_PX)
         if plot.width() < 20 or plot.height() < 20:
             return
 
@@ -145,7 +147,7 @@ class LossPlot(QWidget):
             painter.setPen(text_colour)
             painter.drawText(QRectF(MARGIN_PX, y - metrics.height() / 2, left - MARGIN_PX - 6, metrics.height()),
                              Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, label)
-        for tick in nice_ticks(x_low, x_high, max(2, int(plot.width() // 90))):
+        for tick in nice_ticks(x_low, x_high, max(2, int(plot.width() // 90)), min_step=1):
             x = x_of(tick)
             painter.setPen(grid_pen)
             painter.drawLine(QPointF(x, plot.top()), QPointF(x, plot.bottom()))
@@ -156,8 +158,10 @@ class LossPlot(QWidget):
                                      plot.bottom() + metrics.ascent() + 4), text)
         painter.setPen(QPen(palette.text().color(), 1))
         painter.drawRect(plot)
-        painter.setPen(text_colour)  # the axis title, under the value labels, where no tick label goes
-        painter.drawText(QPointF(MARGIN_PX, plot.bottom() + metrics.ascent() + 4), "step")
+        painter.setPen(text_colour)  # the axis title: its own line under the tick labels, at the right
+        title = "training step"
+        painter.drawText(QPointF(plot.right() - metrics.horizontalAdvance(title),
+                                 plot.bottom() + metrics.height() + metrics.ascent() + 4), title)
 
         painter.setClipRect(plot.adjusted(-1, -1, 1, 1))
         for name, points in visible.items():

@@ -9,7 +9,9 @@ whole resolved config, so a run can be resumed from a terminal with the command 
 from __future__ import annotations
 
 import importlib.resources
+import functools
 import json
+import math
 import os
 import shlex
 import time
@@ -30,6 +32,7 @@ RUNS_FOLDER = "runs"
 FOREGROUND_DETAIL_KEY = "region_weights.foreground.texture"
 BACKGROUND_SMOOTHNESS_KEY = "region_weights.background.surface"
 REGION_WEIGHT_RANGE = (0.5, 3.0)
+LOGS_PER_RUN, SAMPLES_PER_RUN, CHECKPOINTS_PER_RUN = 50, 10, 4   # at least, for runs shorter than the preset's
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,7 @@ class FineTunePlan:
                   f"cartoons_dir={self.cartoons_dir}", f"run_dir={self.run_dir}",
                   f"adversarial_steps={self.steps}", f"crop_size={self.crop_size_px}", f"device={self.device}",
                   f"backbone={self.backbone}"]
+        chosen += interval_overrides(self.steps)
         if self.segmenter_path is not None:  # without the semantic module there are no regions to weigh
             chosen += [f"segmenter_path={self.segmenter_path}", f"{FOREGROUND_DETAIL_KEY}={self.foreground_detail}",
                        f"{BACKGROUND_SMOOTHNESS_KEY}={self.background_smoothness}"]
@@ -80,6 +84,18 @@ class FineTunePlan:
         return load_config(preset_file(), self.overrides())
 
 
+def interval_overrides(steps: int) -> list[str]:
+    """Log, sample and checkpoint intervals that fit a run of `steps`: the preset's, or shorter for a short run
+    (about LOGS_PER_RUN log lines, SAMPLES_PER_RUN samples and CHECKPOINTS_PER_RUN checkpoints), so that a 10-step
+    run shows losses and samples instead of nothing until its end. Extra settings still override them."""
+    chosen = []
+    for key, per_run in (("log_every", LOGS_PER_RUN), ("sample_every", SAMPLES_PER_RUN),
+                         ("checkpoint_every", CHECKPOINTS_PER_RUN)):
+        every = max(1, min(int(preset_default(key)), math.ceil(steps / per_run)))
+        chosen.append(f"{key}={every}")
+    return chosen
+
+
 def parse_extra_overrides(text: str) -> tuple[str, ...]:
     """`key=value` words as a shell splits them (quote values with spaces); raises ValueError on bad quoting."""
     return tuple(shlex.split(text, posix=os.name != "nt"))
@@ -87,7 +103,12 @@ def parse_extra_overrides(text: str) -> tuple[str, ...]:
 
 def preset_default(key: str) -> Any:
     """A value of the trainer's finetune preset (the crop size, the batch size …), for the pages' defaults."""
-    return getattr(load_config(preset_file()), key)
+    return getattr(_preset_config(), key)
+
+
+@functools.lru_cache(maxsize=1)
+def _preset_config() -> TrainConfig:
+    return load_config(preset_file())
 
 
 def preset_file() -> Path:

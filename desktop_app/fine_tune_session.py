@@ -23,6 +23,7 @@ class FineTuneSession:
     plan: FineTunePlan | None = None
     config_file: Path | None = None
     device_name: str | None = None                  # e.g. "CPU (8 threads)": the key of remembered speeds
+    batch_size: int | None = None                   # the trainer's, from the written config
     base_display_name: str = ""
     training_started: bool = False
     model_path: Path | None = None                  # the exported model, from the trainer's "done" event

@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import statistics
+import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -24,7 +26,9 @@ from core.model_file import ModelFileError
 from core.model_registry import resolve_model_path
 
 from desktop_app.device_combo import DeviceComboBox
-from desktop_app.fine_tune_estimate import SpeedRecords, StepCost, cost_from_rate, format_duration, reference_cost
+from desktop_app.fine_tune_estimate import (
+    SpeedRecords, TrainingSpeed, format_duration, reference_speed, speed_from_steps,
+)
 from desktop_app.fine_tune_plan import (
     REGION_WEIGHT_RANGE, STEPS_PRESETS, FineTunePlan, bundled_segmenter, parse_extra_overrides, preset_default,
     vgg19_weights_cached, write_config,
@@ -39,7 +43,7 @@ log = logging.getLogger("desktop_app.fine_tune")
 PROBLEM_STYLE = "color: #b3261e;"
 NOTE_STYLE = "color: palette(placeholder-text);"
 SLIDER_STEPS_PER_UNIT = 10
-SPEED_TEST_STEPS = 3
+SPEED_TEST_STEPS = 4  # the first one warms up and counts as start-up; the others give the step time
 SPEED_TEST_FOLDER = "speed-test"
 BACKBONES = (("vgg19", "VGG19 (as in White-box; downloaded once, 550 MB)"),
              ("efficientnet_lite0", "EfficientNet-Lite0 (installed with the app; works offline)"))
@@ -105,8 +109,8 @@ class SettingsPage(QWizardPage):
         self.estimate_note.setWordWrap(True)
         self.estimate_note.setStyleSheet(NOTE_STYLE)
         self.measure_button = QPushButton("Measure speed")
-        self.measure_button.setToolTip(f"Runs {SPEED_TEST_STEPS} training steps with these settings on this device "
-                                       "(a minute or two) and bases the estimates on them")
+        self.measure_button.setToolTip(f"Starts the trainer and runs {SPEED_TEST_STEPS} training steps with these "
+                                       "settings on this device, and bases the estimates on them")
         note_row = QHBoxLayout()
         note_row.addWidget(self.estimate_note, 1)
         note_row.addWidget(self.measure_button)
@@ -192,9 +196,12 @@ class SettingsPage(QWizardPage):
             signal.connect(self._update)
         self.custom_steps.valueChanged.connect(lambda _value: self.custom_button.setChecked(True))
         self.measure_button.clicked.connect(self.measure_speed)
+        self.speed_test.started.connect(self._speed_test_started)
         self.speed_test.event.connect(self._speed_test_event)
         self.speed_test.finished.connect(self._speed_test_finished)
-        self._speed_test_rate: float | None = None
+        self._speed_test_started_at = 0.0
+        self._speed_test_first_log_s: float | None = None   # seconds from the start to the first step's end
+        self._speed_test_step_s: list[float] = []
         self._speed_test_plan: FineTunePlan | None = None
         self._speed_test_device: DeviceInfo | None = None
         self._update()
@@ -258,11 +265,22 @@ class SettingsPage(QWizardPage):
             return None
         return next((d for d in devices if d.spec == spec), None)
 
-    def step_cost(self) -> StepCost | None:
+    def batch_size(self) -> int:
+        """The batch size the trainer will use (its preset's, or the extra settings')."""
+        return self._batch_size
+
+    def training_speed(self) -> TrainingSpeed | None:
+        """The speed the estimates use: measured for this device and feature network, or the CPU reference."""
         device = self.device_info()
         if device is None:
             return None
-        return self.speeds.cost(device.name) or reference_cost(device.kind, os.cpu_count() or 1)
+        backbone = self.backbone_combo.currentData()
+        return self.speeds.speed(device.name, backbone) or reference_speed(device.kind, os.cpu_count() or 1,
+                                                                           backbone)
+
+    def estimate_seconds(self, steps: int) -> float | None:
+        speed = self.training_speed()
+        return speed.run_seconds(steps, self._batch_size, self.crop_spin.value()) if speed else None
 
     # --- page ----------------------------------------------------------------------------------------------------
     def initializePage(self) -> None:  # noqa: N802 - Qt's name
@@ -290,6 +308,7 @@ class SettingsPage(QWizardPage):
         entry = self.model_combo.current_entry()
         session.base_display_name = entry.metadata.display_name if entry else plan.base_model.stem
         session.base_model = self.model_combo.model_name()
+        session.batch_size = cfg.batch_size
         log.info("fine-tune config written to %s", config_file)
         return True
 
@@ -323,25 +342,28 @@ class SettingsPage(QWizardPage):
         self.completeChanged.emit()
 
     def _update_estimates(self) -> None:
-        cost, crop = self.step_cost(), self.crop_spin.value()
+        speed, crop = self.training_speed(), self.crop_spin.value()
         for key, label in self.estimate_labels.items():
             steps = self.custom_steps.value() if key == "custom" else next(
                 p.steps for p in STEPS_PRESETS if p.key == key)
-            label.setText(format_duration(cost.seconds(steps, self._batch_size, crop)) if cost else "")
+            seconds = self.estimate_seconds(steps)
+            label.setText(format_duration(seconds) if seconds is not None else "")
         device = self.device_info()
+        network = self.backbone_combo.currentText().split(" (", 1)[0]
         if self.speed_test.running:
-            self.estimate_note.setText("Measuring: a few training steps with these settings…")
+            self.estimate_note.setText("Measuring: the trainer starts and runs a few steps with these settings…")
         elif device is None:
             self.estimate_note.setText("Looking for devices…")
-        elif cost is None:
+        elif speed is None:
             self.estimate_note.setText(f"No estimate for {device.name} yet: GPUs differ too much to guess. "
                                        "Measure speed to find out.")
-        elif cost.measured:
-            self.estimate_note.setText(f"Estimated times are from a measurement on {device.name} "
-                                       f"({cost.seconds_per_megapixel:.2g} s per megapixel of training crops).")
+        elif speed.measured:
+            self.estimate_note.setText(f"Estimated from a measurement on {device.name} with {network}: "
+                                       f"{speed.describe(self._batch_size, crop)}.")
         else:
-            self.estimate_note.setText(f"Estimated times are rough, scaled from a reference CPU; measure speed "
-                                       f"for {device.name}.")
+            self.estimate_note.setText(f"Rough estimate from a reference CPU with {network}: "
+                                       f"{speed.describe(self._batch_size, crop)}. Measure speed for "
+                                       f"{device.name}.")
         self.measure_button.setEnabled(self._problem is None and not self.speed_test.running)
 
     def _vgg19_checked(self, cached: bool) -> None:
@@ -371,26 +393,41 @@ class SettingsPage(QWizardPage):
             return
         self._speed_test_plan = plan
         self._speed_test_device = self.device_info()
+        self._speed_test_first_log_s, self._speed_test_step_s = None, []
+        self._speed_test_started_at = time.monotonic()
         self.speed_test.start(["finetune", "--config", str(config_file)])
         self._update_estimates()
         self.completeChanged.emit()
 
+    def _speed_test_started(self) -> None:
+        self._speed_test_started_at = time.monotonic()
+
     def _speed_test_event(self, event: dict) -> None:
-        if event.get("event") == "log" and isinstance(event.get("images_per_s"), (int, float)):
-            self._speed_test_rate = float(event["images_per_s"])  # the last step's: the first one includes set-up
+        """Step 1 ends the start-up (it warms up too); the later steps' images/s give the step time."""
+        rate = event.get("images_per_s")
+        if event.get("event") != "log" or not isinstance(rate, (int, float)) or rate <= 0:
+            return
+        if self._speed_test_first_log_s is None:
+            self._speed_test_first_log_s = time.monotonic() - self._speed_test_started_at
+        else:
+            self._speed_test_step_s.append(self._batch_size / float(rate))
 
     def _speed_test_finished(self, result: RunResult) -> None:
-        plan, device, rate = self._speed_test_plan, self._speed_test_device, self._speed_test_rate
-        self._speed_test_rate = None
+        plan, device = self._speed_test_plan, self._speed_test_device
+        first_log_s, step_times = self._speed_test_first_log_s, self._speed_test_step_s
+        self._speed_test_first_log_s, self._speed_test_step_s = None, []
         if plan is not None:
             shutil.rmtree(plan.run_dir, ignore_errors=True)
         self._update()
-        if result.outcome != Outcome.DONE or not rate or plan is None:
+        if result.outcome != Outcome.DONE or not step_times or first_log_s is None or plan is None:
             self._show_problem(f"The speed test did not finish. {result.message}")
             return
+        step_s = statistics.median(step_times)
+        speed = speed_from_steps(step_s, self._batch_size, plan.crop_size_px, max(0.0, first_log_s - step_s))
         if device is not None:
-            self.speeds.remember(device.name, cost_from_rate(rate, plan.crop_size_px))
-            log.info("measured %.3g images/s at %d px on %s", rate, plan.crop_size_px, device.name)
+            self.speeds.remember(device.name, plan.backbone, speed)
+            log.info("measured on %s with %s: %s", device.name, plan.backbone,
+                     speed.describe(self._batch_size, plan.crop_size_px))
         self._update()
 
 

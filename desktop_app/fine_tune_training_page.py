@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import shlex
 import statistics
+import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QUrl
@@ -19,12 +20,15 @@ from PySide6.QtWidgets import (
 
 from trainer.checkpoint import list_checkpoints
 
-from desktop_app.fine_tune_estimate import SpeedRecords, cost_from_rate, format_duration
+from desktop_app.fine_tune_checkpoint_export import export_latest_checkpoint
+from desktop_app.fine_tune_estimate import SpeedRecords, format_duration, speed_from_steps
 from desktop_app.fine_tune_plan import resume_command, trainer_arguments
 from desktop_app.fine_tune_process import Outcome, RunResult, TrainingProcess
 from desktop_app.fine_tune_sample_view import SampleView
 from desktop_app.fine_tune_loss_plot import LossPlot
 from desktop_app.fine_tune_session import FineTuneSession
+from desktop_app.function_worker import run_in_background
+from desktop_app.log_panel import details
 from desktop_app.settings_store import config_dir
 
 log = logging.getLogger("desktop_app.fine_tune")
@@ -47,6 +51,12 @@ class TrainingPage(QWizardPage):
         self.step = 0
         self._rates: list[float] = []  # images/s of the adversarial log lines, for the speed records
         self._logs_seen = 0
+        self._started_at = 0.0
+        self._first_log_s: float | None = None   # from the trainer's start to its first log line
+        self._first_log_steps = 1                # how many steps that first log line covered
+        self._start_step = 0
+        self.exporting = False
+        self._model_from_checkpoint = False      # the model is a stopped run's checkpoint: Resume stays possible
 
         self.status_label = QLabel("Starting…")
         self.status_label.setWordWrap(True)
@@ -105,11 +115,14 @@ class TrainingPage(QWizardPage):
         self.stop_button.setToolTip("Finish the current step, save a checkpoint and stop")
         self.resume_button = QPushButton("Resume")
         self.resume_button.setToolTip("Continue from the last checkpoint")
+        self.use_checkpoint_button = QPushButton("Use the last checkpoint")
+        self.use_checkpoint_button.setToolTip("Make a model of the newest checkpoint, so that Next can name it")
         self.folder_button = QPushButton("Open run folder")
         self.folder_button.setToolTip("Checkpoints, sample grids and the trainer's config")
         buttons = QHBoxLayout()
         buttons.addWidget(self.stop_button)
         buttons.addWidget(self.resume_button)
+        buttons.addWidget(self.use_checkpoint_button)
         buttons.addStretch(1)
         buttons.addWidget(self.folder_button)
 
@@ -123,9 +136,10 @@ class TrainingPage(QWizardPage):
 
         self.stop_button.clicked.connect(self.stop)
         self.resume_button.clicked.connect(self.resume)
+        self.use_checkpoint_button.clicked.connect(self.use_latest_checkpoint)
         self.folder_button.clicked.connect(
             lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.session.run_dir))))
-        self.process.started.connect(lambda: self._set_status("The trainer is starting (loading the models)…"))
+        self.process.started.connect(self._on_started)
         self.process.event.connect(self.handle_event)
         self.process.stderr_line.connect(self._append_log)
         self.process.garbage_line.connect(self._append_log)
@@ -138,7 +152,7 @@ class TrainingPage(QWizardPage):
             self.start()
 
     def isComplete(self) -> bool:  # noqa: N802 - Qt's name
-        return self.session.model_path is not None and not self.process.running
+        return self.session.model_path is not None and not self.process.running and not self.exporting
 
     def start(self, resume: bool = False) -> None:
         """Run the config the settings page wrote; `resume` continues the run folder's last checkpoint."""
@@ -146,6 +160,8 @@ class TrainingPage(QWizardPage):
             return
         self.session.training_started = True
         self.session.model_path = None
+        self._model_from_checkpoint = False
+        self._first_log_s = None
         self._set_status("Resuming…" if resume else "Starting the trainer…")
         arguments = trainer_arguments(self.session.config_file, resume)  # the full command goes to the app's log
         self._append_log("trainer started: " + shlex.join(arguments))
@@ -165,13 +181,46 @@ class TrainingPage(QWizardPage):
     def has_checkpoint(self) -> bool:
         return bool(list_checkpoints(self.session.run_dir))
 
+    def use_latest_checkpoint(self) -> None:
+        """Make a model of the newest checkpoint (on a worker), so that a stopped run can be named and used."""
+        if self.process.running or self.exporting or not self.has_checkpoint():
+            return
+        self.exporting = True
+        self._set_status(self.status_label.text().split("\n")[0] + "\nMaking a model of the last checkpoint…")
+        run_in_background(export_latest_checkpoint, self.session.run_dir, on_returned=self._on_exported,
+                          on_errored=self._on_export_failed)
+        self._update_buttons()
+
+    def _on_exported(self, answer: tuple[Path, int]) -> None:
+        path, step = answer
+        self.exporting = False
+        self.session.model_path = path
+        self._model_from_checkpoint = True
+        self.session.last_log = {**self.session.last_log, "step": step}
+        self._append_log(f"model of the checkpoint at step {step}: {path}")
+        self._set_status(f"Stopped at step {step:,} of {self.total_steps:,}. Its model is ready: Next names it, "
+                         "or Resume trains on.")
+        self._update_buttons()
+        self.completeChanged.emit()
+
+    def _on_export_failed(self, message: str, trace: str) -> None:
+        self.exporting = False
+        log.error("could not make a model of the checkpoint: %s", message, extra=details(trace))
+        self._set_status(f"The checkpoint could not be made into a model: {message}", error=True)
+        self._update_buttons()
+        self.completeChanged.emit()
+
+    def _on_started(self) -> None:
+        self._started_at = time.monotonic()
+        self._set_status("The trainer is starting (loading the models)…")
+
     # --- events --------------------------------------------------------------------------------------------------
     def handle_event(self, event: dict) -> None:
         """One trainer event (see trainer/loop.py): update the numbers, the plot, the sample or the log."""
         kind = event.get("event")
         if kind == "start":
             self.total_steps = int(event.get("total_steps", 0))
-            self.step = int(event.get("step", 0))
+            self.step = self._start_step = int(event.get("step", 0))
             self._logs_seen = 0
             self.progress.setRange(0, max(1, self.total_steps))
             self.progress.setValue(self.step)
@@ -209,6 +258,9 @@ class TrainingPage(QWizardPage):
             self.speed_label.setText(f"{rate:.3g} images/s")
             if event.get("phase") == "train" and self._logs_seen:  # the first interval includes the set-up
                 self._rates.append(float(rate))
+        if self._first_log_s is None and self._started_at:
+            self._first_log_s = time.monotonic() - self._started_at
+            self._first_log_steps = max(1, self.step - self._start_step)
         eta = event.get("eta_s")
         if isinstance(eta, (int, float)):
             self.eta_label.setText(f"{format_duration(eta)} left" if eta > 0 else "finishing")
@@ -232,12 +284,20 @@ class TrainingPage(QWizardPage):
                              if self.has_checkpoint() else "")
         self._update_buttons()
         self.completeChanged.emit()
+        if result.outcome == Outcome.STOPPED and self.has_checkpoint():
+            self.use_latest_checkpoint()   # a stopped run can become a model right away
 
     def _remember_speed(self) -> None:
-        plan, name = self.session.plan, self.session.device_name
-        if self._rates and plan is not None and name:
-            SpeedRecords(config_dir()).remember(name, cost_from_rate(statistics.median(self._rates),
-                                                                     plan.crop_size_px))
+        """A real run's steady step time (the median of its log intervals after the first) and start-up, for the
+        next estimates."""
+        plan, name, batch = self.session.plan, self.session.device_name, self.session.batch_size
+        if self._rates and plan is not None and name and batch:
+            step_s = batch / statistics.median(self._rates)
+            records = SpeedRecords(config_dir())
+            known = records.speed(name, plan.backbone)
+            startup_s = (max(0.0, self._first_log_s - self._first_log_steps * step_s) if self._first_log_s is not None
+                         else known.startup_s if known else 0.0)
+            records.remember(name, plan.backbone, speed_from_steps(step_s, batch, plan.crop_size_px, startup_s))
         self._rates.clear()
 
     # --- display -------------------------------------------------------------------------------------------------
@@ -253,5 +313,9 @@ class TrainingPage(QWizardPage):
         running = self.process.running
         finished_model = self.session.model_path is not None
         self.stop_button.setEnabled(running and not self.process.stopping)
-        self.resume_button.setEnabled(not running and not finished_model and self.session.training_started)
+        self.resume_button.setEnabled(not running and not self.exporting and self.session.training_started
+                                      and (not finished_model or self._model_from_checkpoint))
+        self.use_checkpoint_button.setVisible(not running and not finished_model and self.has_checkpoint()
+                                              and self.session.training_started)
+        self.use_checkpoint_button.setEnabled(not self.exporting)
         self.resume_button.setText("Resume" if running or self.has_checkpoint() else "Start again")

@@ -12,12 +12,14 @@ as one JSON line. Steps:
   {"exit": code}
   {"crash": true}          killed by SIGKILL (as the kernel's OOM killer does)
   {"touch": "path"}        create an empty file (a checkpoint, say), and its folders
+  {"copy": ["from", "to"]} copy a file (a real checkpoint, say), making the folders of "to"
   {"wait_for_stop": [steps]}  wait for SIGTERM/SIGINT, then play these steps and exit 130, as the trainer does
 """
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sys
 import time
@@ -43,6 +45,10 @@ def play(steps: list[dict], run_dir: Path) -> None:
         elif "touch" in step:
             Path(step["touch"]).parent.mkdir(parents=True, exist_ok=True)
             Path(step["touch"]).touch()
+        elif "copy" in step:
+            source, target = (Path(p) for p in step["copy"])
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
         elif "crash" in step:
             os.kill(os.getpid(), signal.SIGKILL)
         elif "wait_for_stop" in step:

@@ -1,39 +1,57 @@
-"""Time estimates for the step presets: per-megapixel costs, measured or from the CPU reference, and their store."""
+"""Time estimates for the step presets: one formula (start-up + steps × step time), measured or from the CPU
+reference per feature network, and their store."""
 from __future__ import annotations
+
+import json
 
 import pytest
 
 from desktop_app.fine_tune_estimate import (
-    CPU_REFERENCE_S_PER_MEGAPIXEL, SpeedRecords, StepCost, cost_from_rate, format_duration, reference_cost,
+    CPU_REFERENCE_S_PER_MEGAPIXEL, CPU_REFERENCE_STARTUP_S, SpeedRecords, TrainingSpeed, format_duration,
+    format_seconds, reference_speed, speed_from_steps,
 )
 
 
-def test_a_measured_rate_scales_with_batch_and_crop_area():
-    cost = cost_from_rate(images_per_s=4.0, crop_size_px=128)  # 0.25 s per 128² image
-    assert cost.measured
-    assert cost.seconds(steps=100, batch_size=4, crop_size_px=128) == pytest.approx(100.0)
-    assert cost.seconds(steps=100, batch_size=8, crop_size_px=256) == pytest.approx(800.0)
+def test_a_measured_step_time_scales_with_batch_and_crop_area_plus_the_start_up():
+    speed = speed_from_steps(step_seconds=1.0, batch_size=4, crop_size_px=128, startup_s=20.0)
+    assert speed.measured
+    assert speed.run_seconds(steps=100, batch_size=4, crop_size_px=128) == pytest.approx(20.0 + 100.0)
+    assert speed.run_seconds(steps=100, batch_size=8, crop_size_px=256) == pytest.approx(20.0 + 800.0)
+    assert speed.describe(4, 128) == "1.0 s per step (batch 4 of 128 px), plus 20 s to start"
 
 
-def test_only_the_cpu_gets_a_reference_estimate():
-    cost = reference_cost("cpu", threads=4)
-    assert not cost.measured and cost.seconds_per_megapixel == pytest.approx(CPU_REFERENCE_S_PER_MEGAPIXEL / 2)
-    assert reference_cost("cuda", threads=4) is None and reference_cost("mps", threads=8) is None
+def test_only_the_cpu_gets_a_reference_and_it_depends_on_the_feature_network():
+    lite = reference_speed("cpu", threads=4, backbone="efficientnet_lite0")
+    vgg = reference_speed("cpu", threads=4, backbone="vgg19")
+    assert not lite.measured and lite.startup_s == CPU_REFERENCE_STARTUP_S
+    assert lite.seconds_per_megapixel == pytest.approx(CPU_REFERENCE_S_PER_MEGAPIXEL["efficientnet_lite0"] / 2)
+    assert vgg.seconds_per_megapixel > 3 * lite.seconds_per_megapixel
+    assert reference_speed("cuda", 4, "vgg19") is None and reference_speed("mps", 8, "vgg19") is None
 
 
-def test_speed_records_survive_a_restart_and_a_damaged_file(tmp_path):
+def test_speed_records_survive_a_restart_and_a_damaged_or_old_file(tmp_path):
     records = SpeedRecords(tmp_path)
-    assert records.cost("CPU (2 threads)") is None
-    records.remember("CPU (2 threads)", StepCost(12.5, measured=True))
-    records.remember("NVIDIA GeForce RTX 4070", StepCost(0.05, measured=True))
-    assert SpeedRecords(tmp_path).cost("CPU (2 threads)") == StepCost(12.5, measured=True)
+    assert records.speed("CPU (2 threads)", "vgg19") is None
+    records.remember("CPU (2 threads)", "vgg19", TrainingSpeed(12.5, 30.0, measured=True))
+    records.remember("CPU (2 threads)", "efficientnet_lite0", TrainingSpeed(2.5, 12.0, measured=True))
+    again = SpeedRecords(tmp_path)
+    assert again.speed("CPU (2 threads)", "vgg19") == TrainingSpeed(12.5, 30.0, measured=True)
+    assert again.speed("CPU (2 threads)", "efficientnet_lite0").seconds_per_megapixel == 2.5
     records.path.write_text("{broken", encoding="utf-8")
     assert SpeedRecords(tmp_path).load() == {}
-    records.path.write_text('{"a": "fast", "b": -1, "c": 2}', encoding="utf-8")
-    assert SpeedRecords(tmp_path).load() == {"c": 2.0}
+    records.path.write_text(json.dumps({"CPU (2 threads)": 7.0,   # an older file: per megapixel only
+                                        "a": {"seconds_per_megapixel": -1, "startup_s": 1},
+                                        "b": {"seconds_per_megapixel": 2, "startup_s": 3}}), encoding="utf-8")
+    assert SpeedRecords(tmp_path).load() == {"b": TrainingSpeed(2.0, 3.0, measured=True)}
 
 
 @pytest.mark.parametrize("seconds, text", [(20, "under a minute"), (600, "about 10 min"), (3 * 3600 + 600,
                          "about 3 h 10 min"), (30 * 3600, "about 30 h"), (5 * 86400, "about 5 days")])
 def test_durations_read_naturally(seconds, text):
     assert format_duration(seconds) == text
+
+
+@pytest.mark.parametrize("seconds, text", [(0.351, "0.35 s"), (2.44, "2.4 s"), (20.2, "20 s"), (200, "3 min"),
+                                           (3900, "1 h 05 min")])
+def test_short_times_read_naturally(seconds, text):
+    assert format_seconds(seconds) == text

@@ -62,3 +62,4 @@ def test_nice_ticks_are_round_numbers():
     assert nice_ticks(0, 1000, 5) == [0, 200, 400, 600, 800, 1000]
     assert nice_ticks(0.13, 0.87, 4) == [0.2, 0.4, 0.6, 0.8]
     assert nice_ticks(3, 3) == [3]
+    assert nice_ticks(9, 11, 5, min_step=1) == [9, 10, 11]   # steps: no "9 10 10 10 11" from half steps

@@ -72,3 +72,14 @@ def test_trainer_arguments_and_run_folders(tmp_path):
     assert first.parent == user_data_dir() / "runs" and not first.exists()
     first.mkdir(parents=True)
     assert new_run_dir(now=0) == first.parent / f"{first.name}-2"
+
+
+def test_log_sample_and_checkpoint_intervals_fit_a_short_run(plan):
+    short = replace(plan, steps=10).train_config()
+    assert (short.log_every, short.sample_every, short.checkpoint_every) == (1, 1, 3)
+    preset = load_config(preset_file())
+    long = replace(plan, steps=100_000).train_config()
+    assert (long.log_every, long.sample_every, long.checkpoint_every) == (preset.log_every, preset.sample_every,
+                                                                         preset.checkpoint_every)
+    chosen = replace(plan, steps=10, extra_overrides=("log_every=5",)).train_config()
+    assert chosen.log_every == 5   # extra settings still win

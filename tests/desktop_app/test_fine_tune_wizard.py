@@ -11,7 +11,8 @@ from PySide6.QtTest import QAbstractItemModelTester
 from PySide6.QtWidgets import QWizard
 
 from desktop_app.fine_tune_data import MIN_CARTOONS
-from desktop_app.fine_tune_estimate import SpeedRecords, cost_from_rate
+from desktop_app.fine_tune_estimate import SpeedRecords
+from desktop_app.fine_tune_estimate import format_duration
 from desktop_app.fine_tune_finish_page import model_name_problem, unique_name
 from desktop_app.fine_tune_wizard import FineTuneWizard
 from desktop_app.settings_store import config_dir
@@ -115,7 +116,7 @@ def test_the_settings_page_applies_the_trainers_rules(qtbot, make_wizard, tmp_pa
     assert wizard.button(COMMIT).text() == "Start training" and wizard.button(COMMIT).isEnabled()
     for label in page.estimate_labels.values():  # the CPU always has at least the reference estimate
         assert label.text().startswith(("about ", "under a minute"))
-    assert "rough" in page.estimate_note.text() or "measurement" in page.estimate_note.text()
+    assert "Rough estimate" in page.estimate_note.text() or "measurement" in page.estimate_note.text()
     assert not page.detail_slider.isEnabled() and "needs a semantic module" in page.regions_note.text()
 
     page.extra_edit.setText("learning_rate=1e-4")
@@ -157,20 +158,28 @@ def test_measuring_speed_bases_the_estimates_on_this_device(qtbot, make_wizard, 
                                                             picture_folders):  # noqa: F811
     log = {"event": "log", "phase": "train", "g_total": 0.7, "eta_s": 1.0}
     command, args_file = fake_trainer_command(tmp_path, run=[
-        {**log, "step": 1, "images_per_s": 1.0}, {**log, "step": 3, "images_per_s": 8.0},
-        {"event": "done", "step": 3, "model": "m.safetensors"}])
+        {**log, "step": 1, "images_per_s": 1.0}, {**log, "step": 2, "images_per_s": 8.0},
+        {**log, "step": 3, "images_per_s": 4.0}, {**log, "step": 4, "images_per_s": 8.0},
+        {"event": "done", "step": 4, "model": "m.safetensors"}])
     wizard = make_wizard(command)
     to_settings(qtbot, wizard, picture_folders)
     page = wizard.settings_page
     page.crop_spin.setValue(128)
     page.select_steps(1000)
     page.extra_edit.setText("batch_size=4")
+    before = page.estimate_seconds(1000)
+    assert "Rough estimate from a reference CPU" in page.estimate_note.text()
+    assert page.estimate_labels["custom"].text() == format_duration(before)
     page.measure_button.click()
     assert page.speed_test.running and not wizard.button(COMMIT).isEnabled()
     qtbot.waitUntil(lambda: not page.speed_test.running, timeout=20_000)
-    assert "from a measurement on" in page.estimate_note.text()
-    # the last step's 8 images/s of 128² crops: 1000 steps × 4 images / 8 per s = 500 s
-    assert page.estimate_labels["custom"].text() == "about 8 min"
+    note = page.estimate_note.text()
+    assert "Estimated from a measurement on" in note and "0.50 s per step (batch 4 of 128 px)" in note
+    speed = page.training_speed()
+    # the median of steps 2-4 (8, 4, 8 images/s of 4 images): 0.5 s per step; step 1 counts as start-up
+    assert speed.measured and speed.step_seconds(4, 128) == pytest.approx(0.5)
+    assert page.estimate_seconds(1000) == pytest.approx(speed.startup_s + 500.0)   # the same formula as before
+    assert page.estimate_labels["custom"].text() == format_duration(speed.startup_s + 500.0)
     [arguments] = recorded_arguments(args_file)
     config = Path(arguments[arguments.index("--config") + 1])
     assert config.parent == wizard.session.run_dir / "speed-test" and not config.parent.exists()  # tidied up
@@ -184,6 +193,7 @@ def test_the_training_page_follows_stop_and_resume_to_a_named_model(qtbot, make_
     write_pictures(tmp_path / "sample", 1)
     (tmp_path / "sample" / "photo_00.png").rename(sample)
     checkpoint = {"event": "checkpoint", "step": 2, "path": str(run_dir / "checkpoints" / "step_00000002.pt")}
+    real_checkpoint = write_checkpoint(tmp_path / "made", step=2)
     command, args_file = fake_trainer_command(tmp_path, run=[
         {"event": "start", "step": 0, "total_steps": 4, "device": "cpu", "photos": 24, "cartoons": 24},
         {"event": "log", "step": 1, "phase": "train", "g_total": 0.8, "d_total": 0.9, "images_per_s": 2.0,
@@ -191,7 +201,9 @@ def test_the_training_page_follows_stop_and_resume_to_a_named_model(qtbot, make_
         {"event": "log", "step": 2, "phase": "train", "g_total": 0.7, "d_total": 0.8, "images_per_s": 4.0,
          "eta_s": 20.0},
         {"event": "sample", "step": 2, "path": str(sample)},
-        {"wait_for_stop": [{"touch": checkpoint["path"]}, checkpoint,
+        {"wait_for_stop": [{"copy": [str(real_checkpoint), checkpoint["path"]]},
+                           {"copy": [str(real_checkpoint.parent / "latest"), str(run_dir / "checkpoints" / "latest")]},
+                           checkpoint,
                            {"event": "stopped", "step": 2, "reason": "SIGTERM"}]},
     ], resume=[
         {"event": "start", "step": 2, "total_steps": 4, "device": "cpu", "resumed_from": checkpoint["path"]},
@@ -214,6 +226,12 @@ def test_the_training_page_follows_stop_and_resume_to_a_named_model(qtbot, make_
     assert "saving a checkpoint" in page.status_label.text() and not page.stop_button.isEnabled()
     qtbot.waitUntil(lambda: not page.process.running, timeout=20_000)
     assert page.status_label.text().startswith("Stopped at step 2")
+    qtbot.waitUntil(lambda: page.isComplete(), timeout=30_000)   # the stopped run's checkpoint became a model
+    assert "Its model is ready" in page.status_label.text() and wizard.button(NEXT).isEnabled()
+    stopped_model = wizard.session.model_path
+    assert stopped_model.name == "run-step2.safetensors"
+    from core.model_registry import load_model
+    assert "stopped at step 2 of" in load_model(stopped_model).metadata.description
     assert page.resume_button.text() == "Resume" and page.resume_button.isEnabled()
     page.resume_button.click()
     qtbot.waitUntil(lambda: page.isComplete(), timeout=20_000)
@@ -221,9 +239,10 @@ def test_the_training_page_follows_stop_and_resume_to_a_named_model(qtbot, make_
                                                                                "--resume"]
     assert page.plot.points("g_total")[-1] == (4, 0.6) and "ready" in page.status_label.text()
     device = wizard.settings_page.device_info().name  # the adversarial speed after the first log is remembered
-    remembered = SpeedRecords(config_dir()).cost(device).seconds_per_megapixel
-    assert remembered == pytest.approx(cost_from_rate(4.0, wizard.session.plan.crop_size_px).seconds_per_megapixel,
-                                       rel=1e-4)
+    plan = wizard.session.plan
+    remembered = SpeedRecords(config_dir()).speed(device, plan.backbone)
+    batch = wizard.session.batch_size
+    assert remembered.step_seconds(batch, plan.crop_size_px) == pytest.approx(batch / 4.0, rel=1e-4)
 
     click(wizard, NEXT)
     finish = wizard.finish_page
@@ -242,6 +261,17 @@ def test_the_training_page_follows_stop_and_resume_to_a_named_model(qtbot, make_
     from core.model_registry import list_models
     entry = next(e for e in list_models() if e.name == "my-style")
     assert entry.metadata.display_name == "My comic style" and not entry.bundled
+
+
+def write_checkpoint(folder: Path, step: int) -> Path:
+    """A real training checkpoint of a fine-tune of the tiny base model (as the trainer writes one)."""
+    from tests.conftest import make_tiny_generator
+    from trainer.checkpoint import save_checkpoint
+    from trainer.config import TrainConfig
+
+    config = TrainConfig(base_model=BASE_MODEL_NAME, adversarial_steps=4, pretrain_steps=0).to_dict()
+    return save_checkpoint(folder, step, models={"generator": make_tiny_generator(seed=3)}, optimizers={},
+                           config=config)
 
 
 def test_a_crashed_trainer_leaves_the_wizard_usable_and_says_why(qtbot, make_wizard, tmp_path,
