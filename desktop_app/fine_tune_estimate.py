@@ -15,21 +15,27 @@ from __future__ import annotations
 import json
 import logging
 import math
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from core.atomic_files import atomic_output
 
 log = logging.getLogger("desktop_app.fine_tune")
-# Measured with bench/bench_fine_tune_estimate.py on the project's shared 2-thread x86-64 VM (another training
-# process busy on one of the two cores): seconds per image-megapixel of one adversarial fine-tune step, and the
-# start-up before the first step.
-CPU_REFERENCE_S_PER_MEGAPIXEL = {"efficientnet_lite0": 6.0, "vgg19": 40.0}
-CPU_REFERENCE_STARTUP_S = 15.0
-CPU_REFERENCE_THREADS = 2
+# Measured with bench/bench_fine_tune_estimate.py on the project's shared 2-core x86-64 VM, with one thread
+# (OMP_NUM_THREADS=1) while another training process kept the other core busy: EfficientNet-Lite0 features and the
+# bundled semantic module, batch 4 of 128 px: 2.5 s per step (38 s per image-megapixel), 8.5 s start-up; its
+# estimate after measuring was within 1 % of the 109 s real run of 40 steps. VGG19 was not measured here (its
+# weights cannot be downloaded on that machine): three times EfficientNet-Lite0's figure is a guess from its larger
+# feature network, which is why "rough" is said and Measure speed offered.
+CPU_REFERENCE_S_PER_MEGAPIXEL = {"efficientnet_lite0": 38.0, "vgg19": 115.0}
+CPU_REFERENCE_STARTUP_S = 10.0
+CPU_REFERENCE_THREADS = 1
 DEFAULT_BACKBONE = "efficientnet_lite0"
 SPEED_FILE = "fine-tune-speed.json"
+SPEED_TEST_STEPS = 4   # the first warms up and counts as start-up; the others give the step time
+SPEED_TEST_OVERRIDES = ("log_every=1", "sample_every=1000000", "checkpoint_every=1000000", "keep_checkpoints=1")
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,14 @@ class TrainingSpeed:
 def speed_from_steps(step_seconds: float, batch_size: int, crop_size_px: int, startup_s: float) -> TrainingSpeed:
     """A measured speed: seconds per step at a batch and crop size, and the start-up time."""
     return TrainingSpeed(step_seconds * 1e6 / (batch_size * crop_size_px ** 2), startup_s, measured=True)
+
+
+def speed_from_speed_test(first_log_s: float, later_images_per_s: Sequence[float], batch_size: int,
+                          crop_size_px: int) -> TrainingSpeed:
+    """The speed test's result: its first step (logged `first_log_s` after the trainer started) is start-up and
+    warm-up; the median of the later steps' images/s is the step time."""
+    step_s = batch_size / statistics.median(later_images_per_s)
+    return speed_from_steps(step_s, batch_size, crop_size_px, max(0.0, first_log_s - step_s))
 
 
 def reference_speed(device_kind: str, threads: int, backbone: str) -> TrainingSpeed | None:

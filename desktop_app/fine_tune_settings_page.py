@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import statistics
 import time
 from pathlib import Path
 
@@ -27,7 +26,8 @@ from core.model_registry import resolve_model_path
 
 from desktop_app.device_combo import DeviceComboBox
 from desktop_app.fine_tune_estimate import (
-    SpeedRecords, TrainingSpeed, format_duration, reference_speed, speed_from_steps,
+    SPEED_TEST_OVERRIDES, SPEED_TEST_STEPS, SpeedRecords, TrainingSpeed, format_duration, reference_speed,
+    speed_from_speed_test,
 )
 from desktop_app.fine_tune_plan import (
     REGION_WEIGHT_RANGE, STEPS_PRESETS, FineTunePlan, bundled_segmenter, parse_extra_overrides, preset_default,
@@ -43,7 +43,6 @@ log = logging.getLogger("desktop_app.fine_tune")
 PROBLEM_STYLE = "color: #b3261e;"
 NOTE_STYLE = "color: palette(placeholder-text);"
 SLIDER_STEPS_PER_UNIT = 10
-SPEED_TEST_STEPS = 4  # the first one warms up and counts as start-up; the others give the step time
 SPEED_TEST_FOLDER = "speed-test"
 BACKBONES = (("vgg19", "VGG19 (as in White-box; downloaded once, 550 MB)"),
              ("efficientnet_lite0", "EfficientNet-Lite0 (installed with the app; works offline)"))
@@ -201,7 +200,7 @@ class SettingsPage(QWizardPage):
         self.speed_test.finished.connect(self._speed_test_finished)
         self._speed_test_started_at = 0.0
         self._speed_test_first_log_s: float | None = None   # seconds from the start to the first step's end
-        self._speed_test_step_s: list[float] = []
+        self._speed_test_rates: list[float] = []            # images/s of the steps after the first
         self._speed_test_plan: FineTunePlan | None = None
         self._speed_test_device: DeviceInfo | None = None
         self._update()
@@ -384,16 +383,14 @@ class SettingsPage(QWizardPage):
         folder = self.session.run_dir / SPEED_TEST_FOLDER
         shutil.rmtree(folder, ignore_errors=True)
         try:
-            plan = self.plan(run_dir=folder, steps=SPEED_TEST_STEPS,
-                             extra=("log_every=1", "sample_every=1000000", "checkpoint_every=1000000",
-                                    "keep_checkpoints=1"))
+            plan = self.plan(run_dir=folder, steps=SPEED_TEST_STEPS, extra=SPEED_TEST_OVERRIDES)
             config_file = write_config(plan.train_config(), folder)
         except (ValueError, OSError) as exc:
             self._show_problem(str(exc))
             return
         self._speed_test_plan = plan
         self._speed_test_device = self.device_info()
-        self._speed_test_first_log_s, self._speed_test_step_s = None, []
+        self._speed_test_first_log_s, self._speed_test_rates = None, []
         self._speed_test_started_at = time.monotonic()
         self.speed_test.start(["finetune", "--config", str(config_file)])
         self._update_estimates()
@@ -410,20 +407,19 @@ class SettingsPage(QWizardPage):
         if self._speed_test_first_log_s is None:
             self._speed_test_first_log_s = time.monotonic() - self._speed_test_started_at
         else:
-            self._speed_test_step_s.append(self._batch_size / float(rate))
+            self._speed_test_rates.append(float(rate))
 
     def _speed_test_finished(self, result: RunResult) -> None:
         plan, device = self._speed_test_plan, self._speed_test_device
-        first_log_s, step_times = self._speed_test_first_log_s, self._speed_test_step_s
-        self._speed_test_first_log_s, self._speed_test_step_s = None, []
+        first_log_s, rates = self._speed_test_first_log_s, self._speed_test_rates
+        self._speed_test_first_log_s, self._speed_test_rates = None, []
         if plan is not None:
             shutil.rmtree(plan.run_dir, ignore_errors=True)
         self._update()
-        if result.outcome != Outcome.DONE or not step_times or first_log_s is None or plan is None:
+        if result.outcome != Outcome.DONE or not rates or first_log_s is None or plan is None:
             self._show_problem(f"The speed test did not finish. {result.message}")
             return
-        step_s = statistics.median(step_times)
-        speed = speed_from_steps(step_s, self._batch_size, plan.crop_size_px, max(0.0, first_log_s - step_s))
+        speed = speed_from_speed_test(first_log_s, rates, self._batch_size, plan.crop_size_px)
         if device is not None:
             self.speeds.remember(device.name, plan.backbone, speed)
             log.info("measured on %s with %s: %s", device.name, plan.backbone,

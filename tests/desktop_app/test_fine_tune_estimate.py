@@ -7,7 +7,7 @@ import json
 import pytest
 
 from desktop_app.fine_tune_estimate import (
-    CPU_REFERENCE_S_PER_MEGAPIXEL, CPU_REFERENCE_STARTUP_S, SpeedRecords, TrainingSpeed, format_duration,
+    CPU_REFERENCE_S_PER_MEGAPIXEL, CPU_REFERENCE_STARTUP_S, CPU_REFERENCE_THREADS, SpeedRecords, TrainingSpeed, format_duration,
     format_seconds, reference_speed, speed_from_steps,
 )
 
@@ -24,7 +24,8 @@ def test_only_the_cpu_gets_a_reference_and_it_depends_on_the_feature_network():
     lite = reference_speed("cpu", threads=4, backbone="efficientnet_lite0")
     vgg = reference_speed("cpu", threads=4, backbone="vgg19")
     assert not lite.measured and lite.startup_s == CPU_REFERENCE_STARTUP_S
-    assert lite.seconds_per_megapixel == pytest.approx(CPU_REFERENCE_S_PER_MEGAPIXEL["efficientnet_lite0"] / 2)
+    assert lite.seconds_per_megapixel == pytest.approx(
+        CPU_REFERENCE_S_PER_MEGAPIXEL["efficientnet_lite0"] * CPU_REFERENCE_THREADS / 4)
     assert vgg.seconds_per_megapixel > 3 * lite.seconds_per_megapixel
     assert reference_speed("cuda", 4, "vgg19") is None and reference_speed("mps", 8, "vgg19") is None
 
