@@ -49,8 +49,10 @@ step "--self-test passed"
 
 # 20 photos and 20 anime frames, copied (the originals stay untouched).
 mkdir -p "$work/finetune/P" "$work/finetune/C"
-find "$data/photos" -type f -name '*.jpg' | sort | head -n 20 | xargs -I{} cp {} "$work/finetune/P/"
-find "$data/cartoons" -type f -name '*.jpg' | sort | head -n 20 | xargs -I{} cp {} "$work/finetune/C/"
+mapfile -t photos < <(find "$data/photos" -type f -name '*.jpg' | sort)
+mapfile -t cartoons < <(find "$data/cartoons" -type f -name '*.jpg' | sort)
+cp "${photos[@]:0:20}" "$work/finetune/P/"
+cp "${cartoons[@]:0:20}" "$work/finetune/C/"
 [ "$(ls "$work/finetune/P" | wc -l)" -eq 20 ] && [ "$(ls "$work/finetune/C" | wc -l)" -eq 20 ] \
   || fail "fewer than 20 photos or cartoons in $data"
 (cd "$work/finetune" && run "$app" cartoonize-train finetune photos_dir=P cartoons_dir=C adversarial_steps=2 \
@@ -73,5 +75,9 @@ step "the wizard, frozen, ran its trainer process and the new model is in the li
 missing="$(cd "$work/Cartoonizer/_internal" && env -i ldd torch/lib/libtorch_cuda.so torch/lib/libtorch_cuda_linalg.so \
   | grep 'not found' | grep -v 'libcuda\.so' || true)"
 [ -z "$missing" ] || fail "CUDA libraries missing from the folder: $missing"
+if compgen -G "$work/Cartoonizer/_internal/nvidia/*/lib/libnvrtc.so*" >/dev/null; then  # opened at run time
+  compgen -G "$work/Cartoonizer/_internal/nvidia/*/lib/libnvrtc-builtins.so*" >/dev/null \
+    || fail "NVRTC's libnvrtc-builtins is missing beside libnvrtc"
+fi
 step "CUDA libraries complete (the NVIDIA driver's libcuda.so.1 comes from the system)"
 echo "smoke: all passed"
