@@ -19,7 +19,7 @@ from PIL import Image, ImageChops, ImageGrab
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREEN = (1360, 880)
-SETTLED_S = 4.0     # the screen unchanged this long counts as settled
+SETTLED_S = 15.0    # unchanged this long counts as settled (the preview renders on a busy CPU)
 TIMEOUT_S = 180.0
 
 
@@ -49,7 +49,7 @@ def grab_when_settled(display: str, app: subprocess.Popen) -> Image.Image:
         if last is None or ImageChops.difference(shot, last).getbbox() is not None or not drawn:
             last, since = shot, time.monotonic()
         elif time.monotonic() - since >= SETTLED_S:
-            return shot
+            return shot.crop(shot.convert("L").point(lambda v: 255 if v else 0).getbbox())  # the window, no black
         time.sleep(0.5)
     raise SystemExit("screenshot: the window never settled")
 
