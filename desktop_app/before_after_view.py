@@ -5,7 +5,7 @@ picture. It paints two QImages and a message; it computes nothing."""
 from __future__ import annotations
 
 from PySide6.QtCore import QMarginsF, QPointF, QRect, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPen, QWheelEvent
+from PySide6.QtGui import QColor, QImage, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPen, QResizeEvent, QWheelEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 HANDLE_RADIUS_PX = 11
@@ -44,11 +44,12 @@ class BeforeAfterView(QWidget):
     def set_images(self, before: QImage, after: QImage) -> None:
         """Show a new pair. The zoom and the part shown stay when the size stays (a re-render with other options,
         the next frame); a picture of another size is shown whole."""
-        if self._before is None or before.size() != self._before.size():
+        new_size = self._before is None or before.size() != self._before.size()
+        self._before, self._after, self._message = before, after, ""
+        if new_size:
             self._zoom = None
             self._centre = QPointF(before.width() / 2, before.height() / 2)
             self.zoom_changed.emit(self.zoom(), True)
-        self._before, self._after, self._message = before, after, ""
         self.update()
 
     def set_message(self, message: str, keep_images: bool = False) -> None:
@@ -84,6 +85,13 @@ class BeforeAfterView(QWidget):
         if on != self._side_by_side:
             self._side_by_side = on
             self.update()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        if self._before is not None:
+            self._clamp_centre()
+            if self.is_fit():
+                self.zoom_changed.emit(self.zoom(), True)   # "fit" is another zoom at another size
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
         return QSize(480, 320)

@@ -1,5 +1,6 @@
-"""A screenshot of the real app on a real X server (Xvfb, xcb platform): the main window with a finished job and
-its before/after preview. Writes it under tmp_path, and to docs/screenshots/main-window.png for the README when
+"""Screenshots of the real app with the bundled default model on a real X server (Xvfb, xcb platform): the main
+window with a finished photo job's before/after and the region sliders, and a video job's frame zoomed side by side
+(see screenshot_app.py). Writes them under tmp_path, and to docs/screenshots/ for the README when
 CARTOONIZER_WRITE_SCREENSHOTS=1.
 
 Needs Xvfb and the X libraries of Qt's xcb plugin (Debian/Ubuntu: xvfb libxcb-cursor0 libxcb-icccm4 libxcb-image0
@@ -19,7 +20,7 @@ from PIL import Image
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[1]
-README_SCREENSHOT = REPO_ROOT / "docs" / "screenshots" / "main-window.png"
+README_SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
 
 pytestmark = pytest.mark.skipif(shutil.which("Xvfb") is None,
                                 reason="Xvfb is not on PATH (apt-get install xvfb) — no X server for the screenshot")
@@ -43,23 +44,24 @@ def x_display():
         server.wait(timeout=10)
 
 
-def test_main_window_screenshot_with_a_finished_job(x_display, tmp_path):
-    out = tmp_path / "main-window.png"
+def test_main_window_screenshots_with_a_finished_job_and_a_video(x_display, tmp_path):
+    out = tmp_path / "shots"
     env = {**os.environ, "QT_QPA_PLATFORM": "xcb", "DISPLAY": x_display,
            "CARTOONIZER_CONFIG_DIR": str(tmp_path / "config"), "CARTOONIZER_DATA_DIR": str(tmp_path / "data"),
            "HOME": str(tmp_path / "home")}
     env.pop("CARTOONIZER_RESOURCES", None)  # the real resources: the icon is part of the picture
     result = subprocess.run([sys.executable, str(HERE / "screenshot_app.py"), str(out)],
-                            env=env, capture_output=True, text=True, timeout=180, cwd=REPO_ROOT)
+                            env=env, capture_output=True, text=True, timeout=600, cwd=REPO_ROOT)
     if "could not load the Qt platform plugin" in result.stderr.lower():
         pytest.fail("Qt's xcb plugin cannot load; install its X libraries (see this module's docstring):\n"
                     + result.stderr[-3000:])
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "on xcb" in result.stdout
-    with Image.open(out) as image:
-        assert image.size == (1360, 860)
-        colours = image.convert("RGB").resize((68, 43)).getcolors(68 * 43)
-        assert colours is not None and len(colours) > 50  # a drawn window, not a blank frame
-    if os.environ.get("CARTOONIZER_WRITE_SCREENSHOTS") == "1":
-        README_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(out, README_SCREENSHOT)
+    assert "on xcb with cartoon-v0" in result.stdout   # the bundled model, not a demo filter
+    for name in ("main-window.png", "video-preview.png"):
+        with Image.open(out / name) as image:
+            assert image.size == (1366, 768)
+            colours = image.convert("RGB").resize((68, 38)).getcolors(68 * 38)
+            assert colours is not None and len(colours) > 50  # a drawn window, not a blank frame
+        if os.environ.get("CARTOONIZER_WRITE_SCREENSHOTS") == "1":
+            README_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            shutil.copy(out / name, README_SCREENSHOTS / name)
