@@ -8,10 +8,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
 
 NoticeAction = tuple[str, Callable[[], None]]
-_STYLES = {
-    "info": "background: #e8f0fb; border: 1px solid #9bb7e0; color: #17324d;",
-    "warning": "background: #fff4d6; border: 1px solid #e0b64a; color: #4d3a00;",
-    "error": "background: #fde8e6; border: 1px solid #e39a93; color: #5c1410;",
+_STYLES = {  # light backgrounds with dark text, in the light and the dark theme alike
+    "info": ("background: #e8f0fb; border: 1px solid #9bb7e0;", "#17324d"),
+    "warning": ("background: #fff4d6; border: 1px solid #e0b64a;", "#4d3a00"),
+    "error": ("background: #fde8e6; border: 1px solid #e39a93;", "#5c1410"),
 }
 
 
@@ -34,7 +34,8 @@ class NoticeBar(QFrame):
             self._layout.removeWidget(button)
             button.deleteLater()
         self.buttons = []
-        self.setStyleSheet(f"#notice_bar {{ {_STYLES.get(level, _STYLES['info'])} border-radius: 6px; }}")
+        frame, text_colour = _STYLES.get(level, _STYLES["info"])
+        self.setStyleSheet(f"#notice_bar {{ {frame} border-radius: 6px; }} #notice_bar QLabel {{ color: {text_colour}; }}")
         self.label.setText(text)
         for label, callback in [*actions, ("Dismiss", lambda: None)]:
             button = QPushButton(label)

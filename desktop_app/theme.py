@@ -27,6 +27,9 @@ def apply_theme(theme: str) -> Qt.ColorScheme:
     hints.setColorScheme(_SCHEMES.get(theme, Qt.ColorScheme.Unknown))
     scheme = scheme_for(theme)
     app.setPalette(dark_palette() if scheme == Qt.ColorScheme.Dark else app.style().standardPalette())
+    for widget in app.allWidgets():  # style sheets that name palette colours resolved them once: again
+        if widget.styleSheet():
+            widget.setStyleSheet(widget.styleSheet())
     return scheme
 
 
