@@ -35,7 +35,8 @@ class NoticeBar(QFrame):
             button.deleteLater()
         self.buttons = []
         frame, text_colour = _STYLES.get(level, _STYLES["info"])
-        self.setStyleSheet(f"#notice_bar {{ {frame} border-radius: 6px; }} #notice_bar QLabel {{ color: {text_colour}; }}")
+        self.setStyleSheet(f"#notice_bar {{ {frame} border-radius: 6px; }} "
+                           f"#notice_bar QLabel {{ color: {text_colour}; }}")
         self.label.setText(text)
         for label, callback in [*actions, ("Dismiss", lambda: None)]:
             button = QPushButton(label)
