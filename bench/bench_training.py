@@ -1,5 +1,7 @@
 """Training speed (images/s of the adversarial step) and where the step's time goes: superpixels, backbone,
-generator, discriminators, semantic module.
+generator, discriminators, semantic module, for the step before the cost levers ("old") and with them ("new":
+the shipped EfficientNet-Lite0 backbone, the semantic module every 4th step, discriminators frozen in the G step,
+superpixels scaled with the crop; "new-vgg": the same with VGG19 to conv2_2), measured side by side in one run.
 
 The full step is the loop's own sequence (G forward + training guided filter, D step, G step with both Adam
 updates), on the configured device, precision and memory format (bf16/fp16 autocast and channels_last on CUDA).
@@ -14,8 +16,9 @@ Shares are of the parts' sum; "parts / step" says how much of the full step they
 arithmetic, the optimiser updates and, for the parts, recomputing shared inputs). CUDA is synchronised around
 every timed region; on the CPU plain perf_counter is exact.
 
-    .venv/bin/python bench/bench_training.py --steps 5 --batch 4 --size 256 --backbone vgg19 \\
-        --backbone-weights ../shared/weights/vgg19_conv1_1-conv3_4_caffe.safetensors
+    .venv/bin/python bench/bench_training.py --steps 8 --batch 4 --size 128 --threads 1 --backbone vgg19 \\
+        --backbone-weights ../shared/weights/vgg19_conv1_1-conv3_4_caffe.safetensors \\
+        --segmenter resources/models/segmenters/semantic-lite0.safetensors
     .venv/bin/python bench/bench_training.py --device cuda --batch 16 --segmenter runs/segmenter/segmenter.safetensors
 
 Inputs are smooth random pictures (speed does not depend on content; SLIC runs a fixed number of iterations).
@@ -30,6 +33,7 @@ import statistics
 import sys
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Iterator
 
 import torch
@@ -42,7 +46,9 @@ from core.generator import GeneratorConfig, UNetGenerator  # noqa: E402
 from core.guided_filter import guided_filter  # noqa: E402
 from trainer.backbones import build_backbone  # noqa: E402
 from trainer.discriminator import DiscriminatorConfig, PatchDiscriminator  # noqa: E402
-from trainer.loop import TRAINING_FILTER_EPS, TRAINING_FILTER_RADIUS_PX, autocast_dtype  # noqa: E402
+from trainer.loop import (  # noqa: E402
+    TRAINING_FILTER_EPS, TRAINING_FILTER_RADIUS_PX, autocast_dtype, without_weight_grads,
+)
 from trainer.losses import LossWeights, discriminator_losses, feature_l1_loss, generator_losses  # noqa: E402
 from trainer.representations import (  # noqa: E402
     RepresentationConfig, random_colour_shift, structure_representation, surface_representation,
@@ -72,107 +78,167 @@ def timed(totals: dict[str, float], name: str, device: torch.device) -> Iterator
     totals[name] += time.perf_counter() - start
 
 
-def bench_device(args: argparse.Namespace, device: torch.device) -> None:
-    torch.manual_seed(0)
-    amp_dtype = autocast_dtype(args.precision, device)
-    memory_format = torch.channels_last if device.type == "cuda" else torch.contiguous_format
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
-    generator = UNetGenerator(GeneratorConfig(args.width, args.blocks)).to(device, memory_format=memory_format)
-    surface_disc = PatchDiscriminator(DiscriminatorConfig(3, args.width)).to(device, memory_format=memory_format)
-    texture_disc = PatchDiscriminator(DiscriminatorConfig(1, args.width)).to(device, memory_format=memory_format)
-    backbone = build_backbone(args.backbone, args.backbone_weights).to(device, memory_format=memory_format)
-    segmenter = load_segmenter(args.segmenter).to(device, memory_format=memory_format) if args.segmenter else None
-    optimizer_g = torch.optim.Adam(generator.parameters(), 2e-4, betas=(0.5, 0.99))
-    optimizer_d = torch.optim.Adam([*surface_disc.parameters(), *texture_disc.parameters()], 2e-4, betas=(0.5, 0.99))
-    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
-    weights, representations = LossWeights(), RepresentationConfig()
-    photo = smooth_pictures(args.batch, args.size, 1).to(device, memory_format=memory_format)
-    cartoon = smooth_pictures(args.batch, args.size, 2).to(device, memory_format=memory_format)
+@dataclass(frozen=True)
+class StepRecipe:
+    """The cost levers of one adversarial step (the TrainConfig keys of the same names)."""
 
-    def autocast():
-        return torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None)
+    name: str
+    backbone: str | None = None  # None: --backbone
+    backbone_layer: str = "auto"
+    segmenter_every: int = 1
+    freeze_discriminators_in_g_step: bool = False
+    superpixels_per_256: int = 200
+    scale_superpixels: bool = False
 
-    def full_step() -> None:
-        """What one adversarial iteration of trainer.loop.train does."""
-        with autocast():
-            output = guided_filter(photo, generator(photo), TRAINING_FILTER_RADIUS_PX, TRAINING_FILTER_EPS)
-        optimizer_d.zero_grad(set_to_none=True)
-        with autocast():
-            d_losses = discriminator_losses(cartoon, output, surface_disc=surface_disc, texture_disc=texture_disc,
-                                            segmenter=segmenter, weights=weights)
-        scaler.scale(d_losses["total"]).backward()
-        scaler.step(optimizer_d)
-        optimizer_g.zero_grad(set_to_none=True)
-        with autocast():
-            g_losses = generator_losses(photo, output, surface_disc=surface_disc, texture_disc=texture_disc,
-                                        backbone=backbone, segmenter=segmenter, weights=weights)
-        scaler.scale(g_losses["total"]).backward()
-        scaler.step(optimizer_g)
-        scaler.update()
 
-    def parts(totals: dict[str, float]) -> None:
+# Before the levers: the finetune preset as it was (VGG to conv3_4, semantic module every step, Ds taking weight
+# gradients in the G step, 200 superpixels whatever the crop). "new" is trainer/configs/finetune.toml now: the
+# backbone the app ships (EfficientNet-Lite0; no VGG19 file on users' machines), the semantic module every 4th
+# step, frozen Ds, scaled superpixels. "new-vgg" is the same with VGG19 to conv2_2, for runs that have VGG weights.
+RECIPES = {
+    "old": StepRecipe("old"),
+    "new": StepRecipe("new", backbone="efficientnet_lite0", segmenter_every=4, freeze_discriminators_in_g_step=True,
+                      scale_superpixels=True),
+    "new-vgg": StepRecipe("new-vgg", backbone_layer="conv2_2", segmenter_every=4,
+                          freeze_discriminators_in_g_step=True, scale_superpixels=True),
+}
+
+
+class RecipeBench:
+    """One recipe's own networks, optimisers and inputs (so memory formats and optimiser states never mix), and
+    its full step and its parts."""
+
+    def __init__(self, recipe: StepRecipe, args: argparse.Namespace, device: torch.device):
+        torch.manual_seed(0)
+        self.recipe, self.args, self.device = recipe, args, device
+        self.amp_dtype = autocast_dtype(args.precision, device)
+        self.memory_format = torch.channels_last if device.type == "cuda" else torch.contiguous_format
+        to = dict(device=device, memory_format=self.memory_format)
+        self.generator = UNetGenerator(GeneratorConfig(args.width, args.blocks)).to(**to)
+        self.surface_disc = PatchDiscriminator(DiscriminatorConfig(3, args.width)).to(**to)
+        self.texture_disc = PatchDiscriminator(DiscriminatorConfig(1, args.width)).to(**to)
+        backbone = recipe.backbone or args.backbone
+        weights = args.backbone_weights if backbone == args.backbone else None
+        self.backbone = build_backbone(backbone, weights, recipe.backbone_layer).to(**to)
+        self.segmenter = load_segmenter(args.segmenter).to(**to) if args.segmenter else None
+        self.optimizer_g = torch.optim.Adam(self.generator.parameters(), 2e-4, betas=(0.5, 0.99))
+        self.optimizer_d = torch.optim.Adam([*self.surface_disc.parameters(), *self.texture_disc.parameters()], 2e-4,
+                                            betas=(0.5, 0.99))
+        self.scaler = torch.amp.GradScaler(device.type, enabled=self.amp_dtype == torch.float16)
+        self.weights = LossWeights()
+        segments = recipe.superpixels_per_256
+        if recipe.scale_superpixels:
+            segments = max(4, round(segments * args.size**2 / 256**2))
+        self.representations = RepresentationConfig(superpixel_segments=segments)
+        self.photo = smooth_pictures(args.batch, args.size, 1).to(**to)
+        self.cartoon = smooth_pictures(args.batch, args.size, 2).to(**to)
+
+    def autocast(self):
+        return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
+
+    def frozen(self) -> tuple[torch.nn.Module, ...]:
+        return (self.surface_disc, self.texture_disc) if self.recipe.freeze_discriminators_in_g_step else ()
+
+    def step_segmenter(self, index: int):
+        return self.segmenter if index % self.recipe.segmenter_every == 0 else None
+
+    def full_step(self, index: int) -> None:
+        """What one adversarial iteration of trainer.loop.train does with this recipe's levers."""
+        photo, cartoon, segmenter = self.photo, self.cartoon, self.step_segmenter(index)
+        with self.autocast():
+            output = guided_filter(photo, self.generator(photo), TRAINING_FILTER_RADIUS_PX, TRAINING_FILTER_EPS)
+        self.optimizer_d.zero_grad(set_to_none=True)
+        with self.autocast():
+            d_losses = discriminator_losses(cartoon, output, surface_disc=self.surface_disc,
+                                            texture_disc=self.texture_disc, segmenter=segmenter,
+                                            weights=self.weights, representations=self.representations)
+        self.scaler.scale(d_losses["total"]).backward()
+        self.scaler.step(self.optimizer_d)
+        self.optimizer_g.zero_grad(set_to_none=True)
+        with self.autocast(), without_weight_grads(*self.frozen()):
+            g_losses = generator_losses(photo, output, surface_disc=self.surface_disc, texture_disc=self.texture_disc,
+                                        backbone=self.backbone, segmenter=segmenter, weights=self.weights,
+                                        representations=self.representations)
+        self.scaler.scale(g_losses["total"]).backward()
+        self.scaler.step(self.optimizer_g)
+        self.scaler.update()
+
+    def parts(self, index: int, totals: dict[str, float]) -> None:
         """The step's parts one by one (forward and backward each), on the same inputs."""
+        photo, cartoon, device, shapes = self.photo, self.cartoon, self.device, self.representations
         with timed(totals, "generator", device):
-            with autocast():
-                output = guided_filter(photo, generator(photo), TRAINING_FILTER_RADIUS_PX, TRAINING_FILTER_EPS)
+            with self.autocast():
+                output = guided_filter(photo, self.generator(photo), TRAINING_FILTER_RADIUS_PX, TRAINING_FILTER_EPS)
             output.float().mean().backward()
         output = output.detach().requires_grad_()
         with timed(totals, "superpixels", device):
-            superpixel = structure_representation(output, representations.superpixel_segments,
-                                                  representations.superpixel_compactness,
-                                                  representations.superpixel_iterations,
-                                                  representations.superpixel_colour)
+            superpixel = structure_representation(output, shapes.superpixel_segments, shapes.superpixel_compactness,
+                                                  shapes.superpixel_iterations, shapes.superpixel_colour)
         with timed(totals, "backbone", device):
-            with autocast():
-                features = backbone(output)
+            with self.autocast():
+                features = self.backbone(output)
                 with torch.no_grad():
-                    photo_features, superpixel_features = backbone(photo), backbone(superpixel)
+                    photo_features, superpixel_features = self.backbone(photo), self.backbone(superpixel)
                 loss = feature_l1_loss(features, photo_features) + feature_l1_loss(features, superpixel_features)
             loss.backward()
         with timed(totals, "discriminators", device):
-            with autocast():
-                d_losses = discriminator_losses(cartoon, output, surface_disc=surface_disc,
-                                                texture_disc=texture_disc, weights=weights)
+            with self.autocast():
+                d_losses = discriminator_losses(cartoon, output, surface_disc=self.surface_disc,
+                                                texture_disc=self.texture_disc, weights=self.weights)
             d_losses["total"].backward()
-            with autocast():
+            with self.autocast(), without_weight_grads(*self.frozen()):
                 (texture,) = random_colour_shift(output)
-                fake = surface_disc(surface_representation(output)).mean() + texture_disc(texture).mean()
+                fake = self.surface_disc(surface_representation(output)).mean() + self.texture_disc(texture).mean()
             fake.backward()
+        totals.setdefault("segmenter", 0.0)
+        segmenter = self.step_segmenter(index)
         if segmenter is not None:
             with timed(totals, "segmenter", device):
-                with autocast():
+                with self.autocast():
                     masks = segmenter.region_masks(output)
                     with torch.no_grad():
                         segmenter.region_masks(photo), segmenter.region_masks(cartoon), segmenter.region_masks(output)
                 masks.float().mean().backward()
-        for network in (generator, surface_disc, texture_disc):
+        for network in (self.generator, self.surface_disc, self.texture_disc):
             network.zero_grad(set_to_none=True)
 
-    for _ in range(args.warmup):
-        full_step()
-        parts(defaultdict(float))
-    step_seconds, totals = [], defaultdict(float)
-    for _ in range(args.steps):  # alternate, so a slow phase of a shared machine hits both
-        with timed(totals, "_step", device):
-            full_step()
-        step_seconds.append(totals.pop("_step"))
-        parts(totals)
 
-    step_s = statistics.median(step_seconds)
-    measured = {name: totals[name] / args.steps for name in PARTS if name in totals}
-    parts_s = sum(measured.values())
+def bench_device(args: argparse.Namespace, device: torch.device) -> None:
+    benches = [RecipeBench(RECIPES[name], args, device) for name in args.recipes]
+    for bench in benches:
+        for index in range(args.warmup):
+            bench.full_step(index)
+            bench.parts(index, defaultdict(float))
+    step_seconds = {bench.recipe.name: [] for bench in benches}
+    totals = {bench.recipe.name: defaultdict(float) for bench in benches}
+    for index in range(args.steps):  # recipes alternate step by step, so a slow phase of a shared machine hits all
+        for bench in benches:
+            name = bench.recipe.name
+            with timed(totals[name], "_step", device):
+                bench.full_step(index)
+            step_seconds[name].append(totals[name].pop("_step"))
+            bench.parts(index, totals[name])
+
+    amp_dtype = benches[0].amp_dtype
     precision = str(amp_dtype).removeprefix("torch.") if amp_dtype else "fp32"
-    print(f"\ndevice {device} ({_device_name(device)}), {precision}, "
-          f"{'channels_last' if memory_format == torch.channels_last else 'contiguous'}, batch {args.batch}, "
-          f"{args.size}², G width {args.width} × {args.blocks} blocks, backbone {backbone.name} "
-          f"{backbone.feature_layer}, segmenter {'yes' if segmenter is not None else 'no'}, "
-          f"{args.steps} steps after {args.warmup} warm-up")
-    print(f"full adversarial step: {step_s * 1e3:.0f} ms (median) → {args.batch / step_s:.2f} images/s")
-    print(f"{'part':<16}{'ms/step':>10}{'share':>9}")
-    for name, seconds in measured.items():
-        print(f"{name:<16}{seconds * 1e3:>10.1f}{seconds / parts_s:>9.1%}")
-    print(f"{'parts / step':<16}{parts_s * 1e3:>10.1f}{parts_s / step_s:>9.2f}")
+    print(f"\ndevice {device} ({_device_name(device)}), {precision}, batch {args.batch}, {args.size}², "
+          f"G width {args.width} × {args.blocks} blocks, backbone {args.backbone}, "
+          f"segmenter {'yes' if args.segmenter else 'no'}, {args.steps} steps after {args.warmup} warm-up")
+    mean_step = {}
+    for bench in benches:
+        name = bench.recipe.name
+        # the mean, not the median: with segmenter_every > 1 the steps differ by design
+        step_s = mean_step[name] = statistics.mean(step_seconds[name])
+        measured = {part: totals[name][part] / args.steps for part in PARTS if part in totals[name]}
+        parts_s = sum(measured.values())
+        print(f"\n[{name}] {bench.recipe}")
+        print(f"full adversarial step: {step_s * 1e3:.0f} ms (mean) → {args.batch / step_s:.2f} images/s")
+        print(f"{'part':<16}{'ms/step':>10}{'share':>9}")
+        for part, seconds in measured.items():
+            print(f"{part:<16}{seconds * 1e3:>10.1f}{seconds / parts_s:>9.1%}")
+        print(f"{'parts / step':<16}{parts_s * 1e3:>10.1f}{parts_s / step_s:>9.2f}")
+    if {"old", "new"} <= set(mean_step):
+        print(f"\nnew step vs old step: {mean_step['old'] / mean_step['new']:.2f}× faster (images/s ratio)")
 
 
 def _device_name(device: torch.device) -> str:
@@ -195,6 +261,8 @@ def main() -> None:
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "bf16"))
     parser.add_argument("--device", default="all", help="all (CPU, then CUDA if present), cpu, cuda, cuda:N")
     parser.add_argument("--threads", type=int, help="CPU threads (default: all cores)")
+    parser.add_argument("--recipes", nargs="+", default=["old", "new", "new-vgg"], choices=sorted(RECIPES),
+                        help="step recipes to time side by side (default: all)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -158,16 +158,19 @@ def _train(args: argparse.Namespace, emit: EventSink) -> int:
     if args.command == "pretrain":
         cfg = replace(cfg, adversarial_steps=0)
     if args.command == "finetune":
-        cfg = _finetune_defaults(cfg, backbone_chosen=bool(args.config) or _overrides_key(overrides, "backbone"))
+        cfg = _finetune_defaults(cfg, backbone_chosen=bool(args.config) or _overrides_key(overrides, "backbone"),
+                                 segmenter_chosen=bool(args.config) or _overrides_key(overrides, "segmenter_path"))
     train(cfg, emit=emit)
     return EXIT_OK
 
 
-def _finetune_defaults(cfg: TrainConfig, backbone_chosen: bool) -> TrainConfig:
+def _finetune_defaults(cfg: TrainConfig, backbone_chosen: bool, segmenter_chosen: bool = False) -> TrainConfig:
     """finetune works out of the box on a user's machine: without base_model it starts from the bundled default
-    model, and when the preset's VGG19 is not on this machine (and nobody chose the backbone) it uses the
+    model, without a segmenter_path (and unless `segmenter_path=none` was said) it uses the bundled semantic
+    module, and when the preset's VGG19 is not on this machine (and nobody chose the backbone) it uses the
     EfficientNet-Lite0 the app ships instead of downloading VGG19. Each default is said in one line on stderr."""
     from core.model_registry import default_model_name
+    from core.segmenter import bundled_segmenter_path
 
     if not cfg.base_model:
         default = default_model_name()
@@ -177,6 +180,8 @@ def _finetune_defaults(cfg: TrainConfig, backbone_chosen: bool) -> TrainConfig:
         print(f"{PROGRAM}: note: no base_model given; fine-tuning the bundled default model {default}",
               file=sys.stderr, flush=True)
         cfg = replace(cfg, base_model=default)
+    if cfg.segmenter_path is None and not segmenter_chosen and bundled_segmenter_path().is_file():
+        cfg = replace(cfg, segmenter_path=bundled_segmenter_path())
     if not backbone_chosen and cfg.backbone == "vgg19" and cfg.backbone_weights is None \
             and not _torchvision_vgg19_cached():
         print(f"{PROGRAM}: note: VGG19 weights are not on this machine; using backbone=efficientnet_lite0 (shipped "

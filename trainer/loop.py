@@ -49,7 +49,7 @@ from core.guided_filter import guided_filter
 from core.image_io import write_image
 from core.model_file import CartoonModel, ModelMetadata, save_model
 from core.model_registry import load_model
-from trainer.backbones import build_backbone
+from trainer.backbones import FeatureBackbone, build_backbone
 from trainer.cartoon_target import CartoonTargetRecipe, make_cartoon_targets
 from trainer.checkpoint import (
     latest_checkpoint, list_checkpoints, load_checkpoint, restore_rng_state, restore_training_state, save_checkpoint,
@@ -57,7 +57,9 @@ from trainer.checkpoint import (
 from trainer.config import ConfigError, TrainConfig
 from trainer.data import SampleKey, TrainingBatches, training_batches
 from trainer.discriminator import DiscriminatorConfig, PatchDiscriminator
-from trainer.losses import LossWeights, discriminator_losses, feature_l1_loss, generator_losses
+from trainer.losses import (
+    LossWeights, discriminator_losses, feature_l1_loss, feature_weight_scale, generator_losses,
+)
 from trainer.representations import RepresentationConfig
 from trainer.semantic import SemanticSegmenter, load_segmenter
 
@@ -149,7 +151,7 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None, *, emit: EventSin
             segmenter = load_training_segmenter(cfg)
             if segmenter is not None:
                 segmenter.to(device, memory_format=memory_format)
-        weights = loss_weights(cfg, segmenter)
+        weights = loss_weights(cfg, segmenter, backbone)
         representations = RepresentationConfig(superpixel_segments=scaled_superpixel_segments(cfg))
 
         # --- optimisers and mixed precision -----------------------------------------------------------------------
@@ -462,8 +464,10 @@ def without_weight_grads(*modules: nn.Module) -> Iterator[None]:
                 parameter.requires_grad_(flag)
 
 
-def loss_weights(cfg: TrainConfig, segmenter: SemanticSegmenter | None) -> LossWeights:
-    """`LossWeights` from the config: named terms replace the defaults, region weights are merged into them."""
+def loss_weights(cfg: TrainConfig, segmenter: SemanticSegmenter | None,
+                 backbone: FeatureBackbone | None = None) -> LossWeights:
+    """`LossWeights` from the config: named terms replace the defaults, region weights are merged into them. The
+    content and structure defaults are scaled to the backbone's features (`trainer.losses.feature_weight_scale`)."""
     terms = {f.name for f in fields(LossWeights)} - {"region_weights"}
     unknown = sorted(set(cfg.loss_weights) - terms)
     if unknown:
@@ -477,8 +481,12 @@ def loss_weights(cfg: TrainConfig, segmenter: SemanticSegmenter | None) -> LossW
         if unknown_regions:
             raise ConfigError(f"region_weights names {unknown_regions}, but the segmenter's regions are "
                               f"{list(segmenter.regions)}")
+    scaled = {}
+    if backbone is not None:
+        scale = feature_weight_scale(backbone.name, backbone.feature_layer)
+        scaled = {term: getattr(defaults, term) * scale for term in ("content", "structure")}
     try:
-        return LossWeights(**cfg.loss_weights, region_weights=regions)
+        return LossWeights(**{**scaled, **cfg.loss_weights}, region_weights=regions)
     except ValueError as exc:
         raise ConfigError(f"region_weights: {exc}") from exc
 

@@ -46,6 +46,19 @@ DEFAULT_REGION_WEIGHTS = {
 }
 
 
+# How much larger the content/structure feature L1 of a typical output is with VGG19 conv3_4 than with each
+# backbone's features (8 selfies vs their cartoon targets: conv3_4 432, conv2_2 169, EfficientNet-Lite0 blocks.2
+# 4.8). The default weights are White-box's for VGG; other features get them scaled by this, so the terms keep
+# their share of the objective. conv4_4 is taken as conv3_4 (White-box's own divisor already normalises it).
+FEATURE_WEIGHT_SCALE = {("vgg19", "conv4_4"): 1.0, ("vgg19", "conv3_4"): 1.0, ("vgg19", "conv2_2"): 2.5,
+                        ("efficientnet_lite0", "blocks.2"): 90.0}
+
+
+def feature_weight_scale(backbone_name: str, feature_layer: str) -> float:
+    """The factor for the content and structure defaults with this backbone's features (1 if unmeasured)."""
+    return FEATURE_WEIGHT_SCALE.get((backbone_name, feature_layer), 1.0)
+
+
 def _default_region_weights() -> dict[str, dict[str, float]]:
     return {region: dict(terms) for region, terms in DEFAULT_REGION_WEIGHTS.items()}
 

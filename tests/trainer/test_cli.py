@@ -199,3 +199,21 @@ def test_extract_keyframes_wraps_the_keyframe_extractor(tmp_path, capsys):
     assert events[-1] == {"event": "done", "output": str(tmp_path / "frames"), "kept": events[0]["kept"],
                           "failed": 0}
     assert len(list((tmp_path / "frames").glob("clip_*.png"))) == events[0]["kept"]
+
+
+def test_finetune_defaults_to_the_bundled_model_and_semantic_module(tmp_path, training_folders, capsys):
+    from core.model_file import read_metadata
+    from core.model_registry import default_model_name
+    from core.segmenter import bundled_segmenter_path
+
+    photos, cartoons = training_folders
+    common = [f"photos_dir={photos}", f"cartoons_dir={cartoons}", "adversarial_steps=1", "crop_size=32",
+              "batch_size=2", "num_workers=0", "device=cpu", "discriminator_base_channels=8"]
+    assert main(["finetune", *common, f"run_dir={tmp_path / 'tuned'}"]) == EXIT_OK
+    provenance = read_metadata(tmp_path / "tuned" / "tuned.safetensors").provenance
+    assert provenance["base_model"] == default_model_name()
+    assert provenance["segmenter"]["path"] == str(bundled_segmenter_path())
+    assert provenance["backbone"]["name"] == "efficientnet_lite0"  # the preset's: no VGG19 on users' machines
+    assert "bundled default model" in capsys.readouterr().err
+    assert main(["finetune", *common, "segmenter_path=none", f"run_dir={tmp_path / 'plain'}"]) == EXIT_OK
+    assert read_metadata(tmp_path / "plain" / "plain.safetensors").provenance["segmenter"] is None

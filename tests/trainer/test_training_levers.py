@@ -151,3 +151,16 @@ def test_frozen_discriminators_pass_the_same_gradient_to_g_and_keep_none():
         disc(x).square().mean().backward()
     assert torch.allclose(x.grad, free_grad)
     assert all(p.grad is None for p in disc.parameters()) and all(p.requires_grad for p in disc.parameters())
+
+
+def test_feature_weights_follow_the_backbone():
+    from trainer.backbones import build_backbone
+    from trainer.loop import loss_weights
+    from trainer.losses import LossWeights
+
+    lite = build_backbone("efficientnet_lite0")
+    scaled = loss_weights(TrainConfig(), None, lite)
+    assert scaled.content == pytest.approx(90.0 * LossWeights().content)
+    assert scaled.structure == pytest.approx(90.0 * LossWeights().structure)
+    chosen = loss_weights(TrainConfig(loss_weights={"content": 0.5}), None, lite)
+    assert chosen.content == 0.5 and chosen.structure == scaled.structure  # a configured weight wins
