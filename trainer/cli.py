@@ -90,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", action="append", default=[], metavar="NAME|FILE",
                           help="an engine model name or .safetensors file (repeat to compare)")
     evaluate.add_argument("--baseline", action="append", default=[], metavar="NAME",
-                          help="a classical filter as a row too: stylization (OpenCV's, sigma_s=60, sigma_r=0.45)")
+                          help="a classical filter as a row too: stylization (OpenCV's, sigma_s=60, "
+                               "sigma_r=0.45) or cartoon-target (the warm start's recipe)")
     evaluate.add_argument("--photos", type=Path, required=True, metavar="DIR", help="photos to cartoonize")
     evaluate.add_argument("--cartoons", type=Path, required=True, metavar="DIR", help="reference cartoons")
     evaluate.add_argument("--limit", type=int, default=500, metavar="N", help="at most N images per side "

@@ -215,7 +215,14 @@ def opencv_stylization(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(styled, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
 
 
-BASELINES: dict[str, Stylize] = {"stylization": opencv_stylization}
+def cartoon_target_recipe(rgb: np.ndarray) -> np.ndarray:
+    """The warm start's algorithmic cartoon (`trainer.cartoon_target`, default recipe): what a model starts from."""
+    from trainer.cartoon_target import cartoon_target
+
+    return cartoon_target((np.clip(rgb, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)).astype(np.float32) / 255.0
+
+
+BASELINES: dict[str, Stylize] = {"stylization": opencv_stylization, "cartoon-target": cartoon_target_recipe}
 
 
 def model_contender(model_name_or_path: str | Path | CartoonModel, device: torch.device,

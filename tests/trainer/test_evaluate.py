@@ -130,3 +130,32 @@ def test_evaluate_model_and_reports(tmp_path, tiny_model_file, inception):
     table = write_markdown_report([results, results | {"model": "other"}], tmp_path / "report.md").read_text()
     assert "| Model | FID with Cartoon | FID with Real |" in table and "| other |" in table
     assert table == markdown_report([results, results | {"model": "other"}])
+
+
+def test_baselines_are_contenders_that_keep_the_picture_size():
+    from trainer.evaluate import BASELINES, EvaluationError, baseline_contender
+
+    photo = gradient_image(48, 64, seed=2)
+    for name in BASELINES:
+        contender = baseline_contender(name)
+        styled = contender.stylize(photo)
+        assert contender.name == f"baseline: {name}" and styled.shape == photo.shape
+        assert styled.dtype == np.float32 and 0.0 <= styled.min() <= styled.max() <= 1.0
+        assert np.abs(styled - photo).mean() > 0.005  # it did something
+    with pytest.raises(EvaluationError, match="unknown baseline"):
+        baseline_contender("sepia")
+
+
+def test_comparison_sheet_has_a_row_per_picture_and_a_column_per_contender(tmp_path):
+    from trainer.evaluate import SHEET_HEADER_PX, Contender, write_comparison_sheet
+
+    pictures = []
+    for i, (h, w) in enumerate([(40, 60), (64, 48)]):
+        pictures.append(tmp_path / f"p{i}.png")
+        Image.fromarray((gradient_image(h, w, seed=i) * 255).astype(np.uint8)).save(pictures[-1])
+    invert = Contender("invert", lambda rgb: 1.0 - rgb)
+    sheet = write_comparison_sheet(tmp_path / "sheet.png", [invert], pictures, short_side_px=32)
+    pixels = np.asarray(Image.open(sheet)).astype(np.float32) / 255.0
+    assert pixels.shape == (SHEET_HEADER_PX + 2 * 32, 2 * 32, 3)
+    photo_cell, cartoon_cell = pixels[SHEET_HEADER_PX:SHEET_HEADER_PX + 32, :32], pixels[SHEET_HEADER_PX:-32, 32:]
+    assert np.allclose(cartoon_cell[:32], 1.0 - photo_cell, atol=2 / 255)
