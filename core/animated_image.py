@@ -20,7 +20,7 @@ from PIL import Image, ImageSequence, UnidentifiedImageError
 from core.atomic_files import atomic_output
 from core.cancel import CancelToken
 from core.cartoonizer import Cartoonizer
-from core.image_io import is_rgb_profile, marker_exif
+from core.image_io import DEFAULT_MAX_PIXELS, is_rgb_profile, marker_exif
 from core.output_marker import OUTPUT_MARKER
 from core.video_io import (
     Frame, FrameCount, FrameSink, FrameSource, VideoOptions, VideoOutcome, VideoReadError, VideoWriteError,
@@ -34,10 +34,11 @@ _MS = Fraction(1, 1000)
 
 @dataclass(frozen=True)
 class Animation:
-    """What an animated picture holds: its Pillow format, frame count, per-frame durations (ms) and loop count
-    (None when the file states none, which GIF players read as "play once")."""
+    """What an animated picture holds: its Pillow format, size (width, height), frame count, per-frame durations (ms)
+    and loop count (None when the file states none, which GIF players read as "play once")."""
 
     format: str
+    size: tuple[int, int]
     frames: int
     durations_ms: tuple[int, ...]
     loop: int | None
@@ -64,7 +65,8 @@ def read_animation(path: str | Path) -> Animation:
                 frame.load()  # WebP states a frame's duration only once the frame is decoded
                 durations.append(int(round(frame.info.get("duration", 0) or 0)))
             loop = image.info.get("loop")
-            return Animation(image.format, len(durations), tuple(durations), None if loop is None else int(loop))
+            return Animation(image.format, image.size, len(durations), tuple(durations),
+                             None if loop is None else int(loop))
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError, EOFError) as exc:
         raise VideoReadError(f"corrupt or truncated animation ({exc})") from exc
 
@@ -78,7 +80,7 @@ def animation_suffix_for(source: Path, requested: str) -> str:
 
 def cartoonize_animation(source: str | Path, destination: str | Path, cartoonizer: Cartoonizer,
                          options: VideoOptions = VideoOptions(), *, max_side: int | None = None,
-                         quality: int = 95, replace: bool = False,
+                         max_pixels: int = DEFAULT_MAX_PIXELS, quality: int = 95, replace: bool = False,
                          cancel: CancelToken | None = None) -> Generator[FrameCount, None, VideoOutcome]:
     """Cartoonize an animated picture into `destination` (its suffix picks GIF, PNG (APNG) or WebP), frame by frame
     through the video pipeline. Yields a FrameCount after each batch; the file appears only on success."""
@@ -86,6 +88,10 @@ def cartoonize_animation(source: str | Path, destination: str | Path, cartoonize
     if destination.exists() and not replace:
         raise VideoWriteError(f"{destination} already exists")
     animation = read_animation(source)
+    width, height = animation.size
+    if width * height > max_pixels:
+        raise VideoReadError(f"the animation is {width}×{height} ({width * height / 1e6:.0f} MP), above the "
+                             f"{max_pixels / 1e6:.0f} MP safety limit (raise it with --max-pixels if you trust it)")
     notes: list[str] = []
     reader = _AnimationReader(source, animation, max_side)
     with atomic_output(destination) as temp:

@@ -492,7 +492,8 @@ def _process_video(index: int, item: BatchItem, cartoonizer: Cartoonizer, option
     try:
         if item.kind == "animation":
             job = cartoonize_animation(item.source, item.destination, cartoonizer, options.video,
-                                       max_side=options.max_side, quality=options.quality,
+                                       max_side=options.max_side, max_pixels=options.max_pixels,
+                                       quality=options.quality,
                                        replace=item.destination.exists(), cancel=cancel)
         else:
             job = cartoonize_video(item.source, item.destination, cartoonizer, options.video,

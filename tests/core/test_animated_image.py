@@ -131,3 +131,11 @@ def test_a_multi_page_tiff_says_only_its_first_page_was_done(tmp_path, tiny_mode
     _, summary = _run([tmp_path / "scan.tif"], BatchOptions(tmp_path / "out"), tiny_model)
     (result,) = summary.results
     assert result.status == "done" and "only the first of its 3 pages" in result.note
+
+
+def test_an_animation_above_the_pixel_limit_is_refused_with_the_reason(tmp_path, tiny_model):
+    source = _save(tmp_path / "big.gif", _frames(2), [50, 50], loop=0)
+    _, summary = _run([source], BatchOptions(tmp_path / "out", max_pixels=1000), tiny_model)
+    (result,) = summary.results
+    assert result.status == "failed" and "44×36" in result.error and "safety limit" in result.error
+    assert not (tmp_path / "out" / "big.gif").exists()
