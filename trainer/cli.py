@@ -67,6 +67,15 @@ def build_parser() -> argparse.ArgumentParser:
     training_command("make-targets", "precompute the warm start's cartoon targets of photos_dir (cached per "
                                      "recipe, resumable); train and finetune also do this first when they need them")
 
+    export = commands.add_parser("export", help="a checkpoint as an engine model file (a stopped or running run)",
+                                 description="Write a training checkpoint's generator (its EMA when the run keeps "
+                                             "one) as an engine model file.")
+    export.add_argument("checkpoint", type=Path, metavar="RUN_DIR|CHECKPOINT",
+                        help="a run folder (its newest checkpoint) or a checkpoint file")
+    export.add_argument("-o", "--output", type=Path, metavar="FILE.safetensors",
+                        help="default: <run>/<run>-step<N>.safetensors")
+    export.add_argument("--console", action="store_true", help="human-readable output instead of JSON lines")
+
     keyframes = commands.add_parser("extract-keyframes", help="one sharp frame per scene of cartoon videos",
                                     description="Write one sharp key-frame per scene of each video (near-duplicates "
                                                 "dropped) into OUT, for the cartoon side of a training set.")
@@ -123,6 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _train_segmenter(args, emit)
         if args.command == "make-targets":
             return _make_targets(args, emit)
+        if args.command == "export":
+            return _export(args, emit)
         if args.command == "extract-keyframes":
             return _extract_keyframes(args, emit)
         return _evaluate(args, emit)
@@ -203,6 +214,14 @@ def _torchvision_vgg19_cached() -> bool:
 
     name = VGG19_Weights.IMAGENET1K_V1.url.rsplit("/", 1)[-1]
     return (Path(torch.hub.get_dir()) / "checkpoints" / name).is_file()
+
+
+def _export(args: argparse.Namespace, emit: EventSink) -> int:
+    from trainer.export import export_checkpoint
+
+    model, step = export_checkpoint(args.checkpoint, args.output)
+    emit({"event": "done", "model": str(model), "step": step})
+    return EXIT_OK
 
 
 def _make_targets(args: argparse.Namespace, emit: EventSink) -> int:

@@ -317,7 +317,10 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None, *, emit: EventSin
             if cartoons is not None:
                 data.update(cartoons_dir=str(cfg.cartoons_dir), cartoons=len(cartoons.dataset))
             exported = ema if ema is not None else generator
-            metadata = export_metadata(cfg, base, exported, weights, data, history, step, backbone, segmenter,
+            segmenter_info = ({"path": str(cfg.segmenter_path), **segmenter.metadata.provenance}
+                              if segmenter is not None else None)
+            metadata = export_metadata(cfg, base, exported, weights, data, history, step,
+                                       backbone.describe() if backbone is not None else None, segmenter_info,
                                        export_filter)
             save_model(model_path, exported, metadata, half=True)
             emit({"event": "done", "step": step, "model": str(model_path)})
@@ -581,9 +584,10 @@ def write_sample_grid(path: Path, generator: UNetGenerator, photos: torch.Tensor
 
 
 def export_metadata(cfg: TrainConfig, base: CartoonModel | None, generator: UNetGenerator, weights: LossWeights,
-                    data: dict[str, Any], history: list[dict[str, Any]], step: int, backbone: nn.Module | None,
-                    segmenter: SemanticSegmenter | None, filter_params: tuple[int, float]) -> ModelMetadata:
-    """The model card: what the generator was trained from, on what, with which losses and how far."""
+                    data: dict[str, Any], history: list[dict[str, Any]], step: int, backbone: dict[str, Any] | None,
+                    segmenter: dict[str, Any] | None, filter_params: tuple[int, float]) -> ModelMetadata:
+    """The model card: what the generator was trained from, on what, with which losses and how far. `backbone` and
+    `segmenter` describe the loss networks (None: not used)."""
     run_name = Path(cfg.run_dir).name
     warm_start_done = min(max(0, step - cfg.pretrain_steps), cfg.warm_start_steps)
     adversarial_done = max(0, step - cfg.pretrain_steps - cfg.warm_start_steps)
@@ -595,9 +599,8 @@ def export_metadata(cfg: TrainConfig, base: CartoonModel | None, generator: UNet
         "steps": {"pretrain": min(step, cfg.pretrain_steps), "warm_start": warm_start_done,
                   "adversarial": adversarial_done, "total": step},
         "loss_weights": {f.name: getattr(weights, f.name) for f in fields(LossWeights)},
-        "backbone": backbone.describe() if backbone is not None else None,
-        "segmenter": ({"path": str(cfg.segmenter_path), **segmenter.metadata.provenance}
-                      if segmenter is not None else None),
+        "backbone": backbone,
+        "segmenter": segmenter,
         "final_metrics": history[-1] if history else {},
         "config": cfg.to_dict(),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),

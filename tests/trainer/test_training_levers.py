@@ -164,3 +164,22 @@ def test_feature_weights_follow_the_backbone():
     assert scaled.structure == pytest.approx(90.0 * LossWeights().structure)
     chosen = loss_weights(TrainConfig(loss_weights={"content": 0.5}), None, lite)
     assert chosen.content == 0.5 and chosen.structure == scaled.structure  # a configured weight wins
+
+
+def test_a_checkpoint_exports_the_same_model_the_run_does(lever_run, tmp_path):
+    from core.model_file import read_metadata
+    from trainer.cli import EXIT_OK, main
+    from trainer.export import export_checkpoint
+
+    cfg, model_path, _ = lever_run
+    exported, step = export_checkpoint(cfg.run_dir, tmp_path / "last.safetensors")  # newest: the final step
+    assert step == WARM + ADVERSARIAL
+    assert load_file(str(exported)).keys() == load_file(str(model_path)).keys()
+    for key, tensor in load_file(str(model_path)).items():
+        assert torch.equal(load_file(str(exported))[key], tensor), key  # the EMA weights, like the run's export
+    provenance = read_metadata(exported).provenance
+    assert provenance["steps"]["warm_start"] == WARM and provenance["segmenter"]["path"] == str(cfg.segmenter_path)
+    first = list_checkpoints(cfg.run_dir)[0]
+    assert main(["export", str(first)]) == EXIT_OK  # the CLI, to the default name beside the run's own export
+    assert read_metadata(cfg.run_dir / f"{cfg.run_dir.name}-step{WARM}.safetensors").provenance["steps"] == {
+        "pretrain": 0, "warm_start": WARM, "adversarial": 0, "total": WARM}
