@@ -151,7 +151,7 @@ def image_is_ours(path: str | Path) -> bool:
     try:
         with Image.open(path) as image:
             return carries_marker(image.getexif().get(_EXIF_SOFTWARE)) or carries_marker(image.info.get("comment"))
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError, Image.DecompressionBombError):
+    except Exception:  # any unreadable or odd file is simply not one of ours (so it is never replaced)
         return False
 
 

@@ -132,7 +132,7 @@ def video_is_ours(path: str | Path) -> bool:
     try:
         with av.open(str(path), metadata_errors="ignore") as container:
             return any(key.lower() == "comment" and carries_marker(value) for key, value in container.metadata.items())
-    except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError):
+    except Exception:  # any unreadable or odd file is simply not one of ours (so it is never replaced)
         return False
 
 
