@@ -43,12 +43,6 @@ class StepsPreset:
     hint: str
 
 
-# "standard" is the trainer's finetune preset; quick shows whether the style takes, thorough refines it.
-STEPS_PRESETS = (
-    StepsPreset("quick", "Quick", 500, "a first look: does the style take?"),
-    StepsPreset("standard", "Standard", 2000, "the recommended fine-tune"),
-    StepsPreset("thorough", "Thorough", 6000, "finer detail, closer to your cartoons"),
-)
 
 
 @dataclass(frozen=True)
@@ -109,6 +103,16 @@ def preset_default(key: str) -> Any:
 @functools.lru_cache(maxsize=1)
 def _preset_config() -> TrainConfig:
     return load_config(preset_file())
+
+
+def _steps_presets() -> tuple[StepsPreset, ...]:
+    """"Standard" is the trainer's own finetune length; quick (a third) shows whether the style takes, thorough
+    (three times) refines it."""
+    standard = int(preset_default("adversarial_steps"))
+    return (StepsPreset("quick", "Quick", max(1, round(standard / 3 / 50) * 50), "a first look: does the style take?"),
+            StepsPreset("standard", "Standard", standard, "the recommended fine-tune"),
+            StepsPreset("thorough", "Thorough", standard * 3, "finer detail, closer to your cartoons"))
+
 
 
 def preset_file() -> Path:
@@ -179,3 +183,6 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f"{json.dumps(str(k))} = {_toml_value(v)}" for k, v in value.items()) + "}"
     raise TypeError(f"no TOML for {type(value).__name__}")
+
+
+STEPS_PRESETS = _steps_presets()

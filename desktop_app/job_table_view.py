@@ -3,7 +3,7 @@ column. It only shows what `JobQueueModel` answers."""
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtGui import QColor, QPainter, QPalette
+from PySide6.QtGui import QColor, QKeyEvent, QPainter, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView, QApplication, QHeaderView, QStyle, QStyledItemDelegate, QStyleOptionProgressBar,
     QStyleOptionViewItem, QTableView, QWidget,
@@ -70,6 +70,14 @@ class JobTableView(QTableView):
             header.setSectionResizeMode(int(column), QHeaderView.ResizeMode.Interactive)
             header.resizeSection(int(column), width)
         header.setStretchLastSection(True)  # the error column takes the rest
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt's name
+        """Esc deselects: the options panel then shows (and edits) the options for new jobs."""
+        if event.key() == Qt.Key.Key_Escape and self.selectionModel() and self.selectionModel().hasSelection():
+            self.clearSelection()
+            event.accept()
+            return
+        super().keyPressEvent(event)
 
     def selected_rows(self) -> list[int]:
         selection = self.selectionModel()

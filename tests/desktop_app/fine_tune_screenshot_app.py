@@ -19,13 +19,12 @@ sys.path.insert(0, str(REPO_ROOT))
 from PySide6.QtCore import QThreadPool  # noqa: E402
 from PySide6.QtWidgets import QApplication, QWizard  # noqa: E402
 
-from core.model_file import ModelMetadata, save_model  # noqa: E402
-from core.model_registry import user_models_dir  # noqa: E402
+from core.model_registry import default_model_name  # noqa: E402
 from tests.desktop_app.fine_tune_fixtures import FAKE_TRAINER, write_pictures  # noqa: E402
 from tests.desktop_app.record_fine_tune_run import (  # noqa: E402
     EXTRA, OUT as RECORDING, REPLAY_STEP, STEPS, sample_photos,
 )
-from tests.desktop_app.screenshot_app import DEMO_MODEL, demo_generator, wait_until  # noqa: E402
+from tests.desktop_app.screenshot_app import wait_until  # noqa: E402
 
 WIZARD_SIZE = (1100, 820)
 
@@ -50,9 +49,6 @@ def replay_script(folder: Path) -> Path:
 
 def main(out_path: str) -> int:
     pictures = Path.home() / "Pictures"
-    save_model(user_models_dir() / f"{DEMO_MODEL}.safetensors", demo_generator(),
-               ModelMetadata(display_name="Demo filter", license="MIT",
-                             description="Hand-set weights (soft colours, dark outlines) for screenshots."))
     photos = sample_photos(pictures / "Holiday photos")
     cartoons = write_pictures(pictures / "My comic", 40, size_px=96, cartoon=True)
     script = replay_script(Path.home())
@@ -68,7 +64,8 @@ def main(out_path: str) -> int:
     window = MainWindow()
     window.show()
     wait_until(app, lambda: bool(window.options_panel.device_combo.devices), 20)
-    window.options_panel.set_options(window.options_panel.options().replaced(model=DEMO_MODEL, device="cpu"))
+    window.options_panel.set_options(window.options_panel.options().replaced(model=default_model_name(),
+                                                                            device="cpu"))
     window.commands.fine_tune.trigger()
     wizard = window.fine_tune_wizard
     wizard.confirm_stop = lambda: True

@@ -5,7 +5,7 @@ recording, so that it needs neither minutes of training nor luck in timing.
     .venv/bin/python tests/desktop_app/record_fine_tune_run.py [--cartoons ../shared/data/cartoons/anime]
 
 The run is what the wizard runs (`FineTunePlan` → the finetune preset → `python -m trainer finetune --config`):
-base model the screenshot's hand-set demo filter (screenshot_app.demo_generator), photos 24 crops of the
+base model the bundled default model (resources/models, as the wizard proposes it), photos 24 crops of the
 public-domain / CC0 sample photos in resources/samples (the sample grid shows only those), cartoons a folder of
 cartoon pictures (by default the shared anime key-frames beside the checkout, used for training only), the bundled
 semantic module with the default region weights, 128 px crops, batch 4, EfficientNet-Lite0 features, on the CPU.
@@ -27,9 +27,8 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from PIL import Image, ImageOps  # noqa: E402
 
-from core.model_file import ModelMetadata, save_model  # noqa: E402
+from core.model_registry import default_model_name, resolve_model_path  # noqa: E402
 from desktop_app.fine_tune_plan import FineTunePlan, bundled_segmenter, trainer_arguments, write_config  # noqa: E402
-from tests.desktop_app.screenshot_app import demo_generator  # noqa: E402
 
 OUT = HERE / "data" / "fine-tune-run"
 STEPS, REPLAY_STEP = 200, 150  # the screenshot shows the run at REPLAY_STEP of STEPS
@@ -56,8 +55,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as temp:
         root = Path(temp)
-        base = save_model(root / "demo.safetensors", demo_generator(),
-                          ModelMetadata(display_name="Demo filter", license="MIT"))
+        base = resolve_model_path(default_model_name())
         run_dir = root / "run"
         plan = FineTunePlan(base_model=base, photos_dir=sample_photos(root / "photos"),
                             cartoons_dir=args.cartoons.resolve(), run_dir=run_dir, steps=STEPS, crop_size_px=128,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QScrollArea
 
 from desktop_app.job import JobStatus
@@ -116,7 +117,9 @@ def test_the_panel_shows_the_selected_jobs_options_and_the_job_runs_with_them(wi
     assert "first" in panel.scope_label.text()
     window.table.selectRow(window.queue_model.row_of(second.id))
     assert panel.options().output_format == "png"           # the panel shows the selected job's own options
-    window.table.clearSelection()
+    window.table.setFocus()
+    QTest.keyClick(window.table, Qt.Key.Key_Escape)      # Esc deselects
+    assert not window.selected_jobs()
     assert panel.scope_label.text() == "Options for new jobs" and panel.options().output_format == "png"
     window.table.selectRow(window.queue_model.row_of(first.id))
     window.commands.start.trigger()
