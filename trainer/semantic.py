@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from safetensors.torch import save_file
+import torch
 from torch import nn
 
 from core.atomic_files import atomic_output
@@ -96,14 +97,17 @@ def load_efficientnet_lite0_encoder(network: nn.Module, weights_path: str | Path
     encoder.load_state_dict(state, strict=True)
 
 
-def save_segmenter(path: str | Path, segmenter: SemanticSegmenter, provenance: dict[str, Any] | None = None) -> Path:
-    """Write fp32 weights and metadata atomically; `provenance` entries are added to the segmenter's own."""
+def save_segmenter(path: str | Path, segmenter: SemanticSegmenter, provenance: dict[str, Any] | None = None,
+                   half: bool = False) -> Path:
+    """Write the weights (fp32, or fp16 with `half`: half the size, loaded back as fp32) and the metadata
+    atomically; `provenance` entries are added to the segmenter's own."""
     path = Path(path)
     metadata = segmenter.metadata
     if provenance:
         metadata = replace(metadata, provenance={**metadata.provenance, **provenance})
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in segmenter.network.state_dict().items()}
-    tensors = {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}
+    float_type = torch.float16 if half else torch.float32
+    tensors = {k: v.to(float_type) if v.is_floating_point() else v for k, v in tensors.items()}
     with atomic_output(path) as temp:
         save_file(tensors, str(temp), metadata={METADATA_KEY: metadata.to_json()})
     return path

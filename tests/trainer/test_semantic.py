@@ -73,6 +73,19 @@ def test_save_load_round_trip_gives_identical_outputs(segmenter, tmp_path):
     assert all(p.requires_grad for p in load_segmenter(path, frozen=False).parameters())
 
 
+def test_half_precision_file_is_half_the_size_and_loads_as_fp32(segmenter, tmp_path):
+    full = save_segmenter(tmp_path / "full.safetensors", segmenter)
+    half = save_segmenter(tmp_path / "half.safetensors", segmenter, half=True)
+    assert half.stat().st_size < 0.55 * full.stat().st_size
+    with safe_open(str(half), framework="pt") as handle:
+        assert handle.get_tensor(next(iter(handle.keys()))).dtype == torch.float16
+    loaded = load_segmenter(half)
+    assert all(p.dtype == torch.float32 for p in loaded.parameters())
+    images = torch.rand(2, 3, 64, 64) * 2 - 1
+    with torch.no_grad():
+        assert (loaded.region_masks(images) - segmenter.region_masks(images)).abs().max() < 0.05
+
+
 def test_any_smp_architecture_with_named_regions_round_trips(tmp_path):
     regions = ("background", "person", "sky")
     model = build_segmenter(regions, "FPN", "tu-tf_efficientnet_lite0", encoder_weights=None,
