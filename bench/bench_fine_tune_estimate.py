@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from core.model_registry import default_model_name, resolve_model_path  # noqa: E402
 from desktop_app.fine_tune_estimate import (  # noqa: E402
-    SPEED_TEST_OVERRIDES, SPEED_TEST_STEPS, reference_speed, speed_from_speed_test,
+    SPEED_TEST_OVERRIDES, SPEED_TEST_STEPS, mean_step_seconds, reference_speed, speed_from_speed_test,
 )
 from desktop_app.fine_tune_plan import FineTunePlan, bundled_segmenter, trainer_arguments, write_config  # noqa: E402
 
@@ -91,9 +91,10 @@ def main() -> int:
     estimate_s = speed.run_seconds(args.steps, args.batch, args.crop)
     reference = reference_speed(args.device, os.cpu_count() or 1, args.backbone) if args.device == "cpu" else None
     print(f"device {args.device} ({os.cpu_count()} threads), {args.backbone}, batch {args.batch} of {args.crop} px")
-    print(f"speed test: {test_s:.1f} s; measured {speed.describe(args.batch, args.crop)}")
-    print(f"real run of {args.steps} steps: {run_s:.1f} s (its steps: "
-          f"{args.batch / (sum(real_rates) / len(real_rates)):.2f} s each)" if real_rates else "")
+    print(f"speed test: {test_s:.1f} s; measured {speed.describe(args.batch, args.crop)}; its steps after the "
+          f"first: {', '.join(f'{args.batch / rate:.2f}' for rate in rates)} s")
+    print(f"real run of {args.steps} steps: {run_s:.1f} s (its steps after the first log line: "
+          f"{mean_step_seconds(real_rates, args.batch):.2f} s on average)" if real_rates else "")
     print(f"estimate after Measure speed: {estimate_s:.1f} s, ratio estimate/run {estimate_s / run_s:.2f}")
     if reference is not None:
         before_s = reference.run_seconds(args.steps, args.batch, args.crop)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import shlex
-import statistics
 import time
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from PySide6.QtWidgets import (
 from trainer.checkpoint import list_checkpoints
 
 from desktop_app.fine_tune_checkpoint_export import export_latest_checkpoint
-from desktop_app.fine_tune_estimate import SpeedRecords, format_duration, speed_from_steps
+from desktop_app.fine_tune_estimate import SpeedRecords, format_duration, mean_step_seconds, speed_from_steps
 from desktop_app.fine_tune_plan import resume_command, trainer_arguments
 from desktop_app.fine_tune_process import Outcome, RunResult, TrainingProcess
 from desktop_app.fine_tune_sample_view import SampleView
@@ -288,11 +287,11 @@ class TrainingPage(QWizardPage):
             self.use_latest_checkpoint()   # a stopped run can become a model right away
 
     def _remember_speed(self) -> None:
-        """A real run's steady step time (the median of its log intervals after the first) and start-up, for the
-        next estimates."""
+        """A real run's step time (the mean over its log intervals after the first) and start-up, for the next
+        estimates."""
         plan, name, batch = self.session.plan, self.session.device_name, self.session.batch_size
         if self._rates and plan is not None and name and batch:
-            step_s = batch / statistics.median(self._rates)
+            step_s = mean_step_seconds(self._rates, batch)
             records = SpeedRecords(config_dir())
             known = records.speed(name, plan.backbone)
             startup_s = (max(0.0, self._first_log_s - self._first_log_steps * step_s) if self._first_log_s is not None

@@ -56,3 +56,12 @@ def test_durations_read_naturally(seconds, text):
                                            (3900, "1 h 05 min")])
 def test_short_times_read_naturally(seconds, text):
     assert format_seconds(seconds) == text
+
+
+def test_the_speed_test_counts_its_first_step_as_start_up_and_averages_the_others():
+    from desktop_app.fine_tune_estimate import speed_from_speed_test
+
+    speed = speed_from_speed_test(first_log_s=12.0, later_images_per_s=[4.0, 4.0, 4.0, 1.0], batch_size=4,
+                                  crop_size_px=128)
+    assert speed.step_seconds(4, 128) == pytest.approx(1.75)   # (1 + 1 + 1 + 4) / 4: a slow step counts in full
+    assert speed.startup_s == pytest.approx(12.0 - 1.75)

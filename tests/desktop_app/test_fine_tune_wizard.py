@@ -174,12 +174,12 @@ def test_measuring_speed_bases_the_estimates_on_this_device(qtbot, make_wizard, 
     assert page.speed_test.running and not wizard.button(COMMIT).isEnabled()
     qtbot.waitUntil(lambda: not page.speed_test.running, timeout=20_000)
     note = page.estimate_note.text()
-    assert "Estimated from a measurement on" in note and "0.50 s per step (batch 4 of 128 px)" in note
+    assert "Estimated from a measurement on" in note and "0.67 s per step (batch 4 of 128 px)" in note
     speed = page.training_speed()
-    # the median of steps 2-4 (8, 4, 8 images/s of 4 images): 0.5 s per step; step 1 counts as start-up
-    assert speed.measured and speed.step_seconds(4, 128) == pytest.approx(0.5)
-    assert page.estimate_seconds(1000) == pytest.approx(speed.startup_s + 500.0)   # the same formula as before
-    assert page.estimate_labels["custom"].text() == format_duration(speed.startup_s + 500.0)
+    # the mean of steps 2-4 (8, 4, 8 images/s of 4 images: 0.5, 1 and 0.5 s); step 1 counts as start-up
+    assert speed.measured and speed.step_seconds(4, 128) == pytest.approx(2 / 3)
+    assert page.estimate_seconds(1000) == pytest.approx(speed.startup_s + 2000 / 3)   # the same formula as before
+    assert page.estimate_labels["custom"].text() == format_duration(speed.startup_s + 2000 / 3)
     [arguments] = recorded_arguments(args_file)
     config = Path(arguments[arguments.index("--config") + 1])
     assert config.parent == wizard.session.run_dir / "speed-test" and not config.parent.exists()  # tidied up
