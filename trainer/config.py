@@ -5,17 +5,25 @@ produce this same object, and unknown keys or values of the wrong type are error
 reach into the dict fields (`loss_weights.texture=2`, `region_weights.foreground.surface=0.5`). Relative paths are
 relative to the working directory, as on a command line. `to_dict()` gives plain TOML/JSON-able values for
 checkpoints and model provenance; `TrainConfig.from_dict(cfg.to_dict()) == cfg`.
+
+The machinery is generic over frozen config dataclasses (the segmenter's config uses it too): `load_config` and
+`apply_overrides` read and change any of them, `write_config_toml` is the one TOML writer (the wizard hands its run
+to the trainer as such a file), and `resolve_config_file` finds the bundled presets in `trainer/configs/`.
 """
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import importlib.resources
+import json
 import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence, TypeVar
+
+from core.atomic_files import atomic_output
 
 BACKBONES = ("vgg19", "efficientnet_lite0")  # the names trainer.backbones.build_backbone accepts
 BACKBONE_LAYERS = ("auto", "conv4_4", "conv3_4", "conv2_2")  # VGG19 feature layers; auto: the deepest available
@@ -25,6 +33,9 @@ NONE_WORDS = ("none", "null")  # how an override clears an optional field (TOML 
 
 class ConfigError(ValueError):
     """A config file or override that cannot become a TrainConfig; the message names the key and the problem."""
+
+
+Config = TypeVar("Config")  # a frozen config dataclass: TrainConfig, trainer.segmenter_training's config
 
 
 @dataclass(frozen=True)
@@ -127,12 +138,22 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         """Plain values only (str, int, float, bool, None, lists, dicts): safe for TOML, JSON and weights-only
         checkpoint loading."""
-        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        return config_to_dict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":
         """Check every key and type against the fields; a missing key keeps its default."""
-        return cls(**_checked_fields(cls, data, prefix=""))
+        return config_from_dict(cls, data)
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """A config dataclass as plain values (str, int, float, bool, None, lists, dicts)."""
+    return {f.name: _plain(getattr(config, f.name)) for f in dataclasses.fields(config)}
+
+
+def config_from_dict(cls: type[Config], data: Mapping[str, Any]) -> Config:
+    """`cls` from a dict whose every key and type is checked against the fields; a missing key keeps its default."""
+    return cls(**_checked_fields(cls, data, prefix=""))
 
 
 def read_toml_file(path: str | Path) -> dict[str, Any]:
@@ -146,18 +167,20 @@ def read_toml_file(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{path.name} is not valid TOML: {exc}") from exc
 
 
-def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> TrainConfig:
-    """A TrainConfig from an optional TOML file, then `key=value` overrides applied in order."""
-    config = TrainConfig.from_dict(read_toml_file(path) if path is not None else {})
+def load_config(path: str | Path | None = None, overrides: Sequence[str] = (),
+                cls: type[Config] = TrainConfig) -> Config:
+    """A `cls` (TrainConfig by default) from an optional TOML file, then `key=value` overrides applied in order."""
+    config = config_from_dict(cls, read_toml_file(path) if path is not None else {})
     return apply_overrides(config, overrides)
 
 
-def apply_overrides(config: TrainConfig, overrides: Sequence[str]) -> TrainConfig:
+def apply_overrides(config: Config, overrides: Sequence[str]) -> Config:
     """`config` with each `key=value` applied; the value is read as TOML (`lr=1e-4`, `adam_betas=[0.5, 0.9]`),
     or as plain text where the field holds text (`device=cuda:1`, `run_dir=runs/a b`); `none` clears optional
     fields. Dotted keys set one entry of a dict field."""
-    data = config.to_dict()
-    hints = typing.get_type_hints(TrainConfig)
+    cls = type(config)
+    data = config_to_dict(config)
+    hints = typing.get_type_hints(cls)
     for override in overrides:
         key, sep, raw = override.partition("=")
         key, raw = key.strip(), raw.strip()
@@ -178,7 +201,35 @@ def apply_overrides(config: TrainConfig, overrides: Sequence[str]) -> TrainConfi
                 target[part] = {}
             target = target[part]
         target[[top, *rest][-1]] = value
-    return TrainConfig.from_dict(data)
+    return config_from_dict(cls, data)
+
+
+def write_config_toml(config: Any, path: str | Path) -> Path:
+    """The whole config as a TOML file, written atomically; `load_config(path, cls=type(config))` gives it back.
+    Optional fields that are None are left out (TOML has no null; absent means the default, which is None)."""
+    lines = [f"{key} = {_toml_value(value)}" for key, value in config_to_dict(config).items() if value is not None]
+    path = Path(path)
+    with atomic_output(path) as temp:
+        temp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+# --- bundled presets ------------------------------------------------------------------------------------------------
+def preset_names() -> list[str]:
+    """The bundled presets in trainer/configs/, without their .toml suffix."""
+    folder = importlib.resources.files("trainer") / "configs"
+    return sorted(entry.name.removesuffix(".toml") for entry in folder.iterdir() if entry.name.endswith(".toml"))
+
+
+def resolve_config_file(name_or_path: str) -> Path:
+    """An existing file wins; otherwise the bundled preset of that name (`finetune`, `train`, …)."""
+    path = Path(name_or_path).expanduser()
+    if path.is_file():
+        return path
+    preset = importlib.resources.files("trainer") / "configs" / f"{name_or_path.removesuffix('.toml')}.toml"
+    if preset.is_file():
+        return Path(str(preset))
+    raise ConfigError(f"--config {name_or_path}: neither a file nor a preset (presets: {', '.join(preset_names())})")
 
 
 # --- type checking --------------------------------------------------------------------------------------------------
@@ -266,6 +317,21 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {key: _plain(item) for key, item in value.items()}
     return value
+
+
+def _toml_value(value: Any) -> str:
+    """TOML for the plain values `config_to_dict` gives: JSON strings are valid TOML basic strings."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(str(k))} = {_toml_value(v)}" for k, v in value.items()) + "}"
+    raise TypeError(f"no TOML for {type(value).__name__}")
 
 
 def _unknown_key_message(key: str, known: Mapping[str, Any], prefix: str = "") -> str:

@@ -13,9 +13,7 @@ training reads it through `TrainConfig.segmenter_path`.
 """
 from __future__ import annotations
 
-import dataclasses
 import time
-import typing
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,7 +27,7 @@ from torch.utils.data import DataLoader, Dataset
 from core.cancel import CancelToken, Cancelled
 from core.devices import resolve_device
 from core.image_io import read_image
-from trainer.config import ConfigError, read_toml_file, _checked_fields, _parse_override_value, _plain, _unknown_key_message
+from trainer.config import ConfigError, config_from_dict, config_to_dict, load_config
 from trainer.data import ImageCropDataset, SampleKey, read_mask
 from trainer.loop import EventSink, StopRequest, print_json_event
 from trainer.semantic import (
@@ -78,33 +76,17 @@ class SegmenterTrainingConfig:
                               f"and {sorted(self.mask_dirs)}")
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        return config_to_dict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "SegmenterTrainingConfig":
-        return cls(**_checked_fields(cls, data, prefix=""))
+        return config_from_dict(cls, data)
 
 
 def load_segmenter_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> SegmenterTrainingConfig:
     """A SegmenterTrainingConfig from an optional TOML file, then `key=value` overrides (dotted keys reach into
-    `image_dirs` and `mask_dirs`: `image_dirs.selfies=data/selfies`)."""
-    data = SegmenterTrainingConfig.from_dict(read_toml_file(path) if path is not None else {}).to_dict()
-    hints = typing.get_type_hints(SegmenterTrainingConfig)
-    for override in overrides:
-        key, sep, raw = override.partition("=")
-        key, raw = key.strip(), raw.strip()
-        if not sep or not key:
-            raise ConfigError(f"override {override!r} is not of the form key=value")
-        top, _dot, entry = key.partition(".")
-        if top not in hints:
-            raise ConfigError(_unknown_key_message(top, hints))
-        if not entry:
-            data[top] = _parse_override_value(raw, hints[top])
-        elif typing.get_origin(hints[top]) is dict:
-            data[top][entry] = _parse_override_value(raw, typing.get_args(hints[top])[1])
-        else:
-            raise ConfigError(f"{key}: {top} is not a table, so it has no keys")
-    return SegmenterTrainingConfig.from_dict(data)
+    `image_dirs` and `mask_dirs`: `image_dirs.selfies=data/selfies`); `trainer.config.load_config` does the work."""
+    return load_config(path, overrides, cls=SegmenterTrainingConfig)
 
 
 # --- data ----------------------------------------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 file, and the settings that make a run take seconds on the CPU."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ import pytest
 import torch
 
 from core.image_io import write_image
+from trainer.config import TrainConfig, write_config_toml
 from tests.conftest import gradient_image
 
 # generator width 8 with 1 residual block, D width 8, 32 px crops, batch 2, no DataLoader workers
@@ -31,14 +31,8 @@ def write_training_folders(root: Path, count: int = 6, size_px: int = 48) -> tup
 
 
 def write_toml(path: Path, settings: dict[str, Any]) -> Path:
-    """A flat TOML file of strings, numbers and booleans (JSON strings are valid TOML basic strings)."""
-    lines = []
-    for key, value in settings.items():
-        text = ("true" if value else "false") if isinstance(value, bool) else json.dumps(
-            str(value) if isinstance(value, Path) else value)
-        lines.append(f"{key} = {text}")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    """A TrainConfig file of `settings` (the rest at their defaults), through the trainer's one TOML writer."""
+    return write_config_toml(TrainConfig.from_dict(settings), path)
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,19 @@ def test_bad_files_name_the_problem(tmp_path):
 def test_backbone_names_match_the_backbones_module():
     backbones = pytest.importorskip("trainer.backbones")
     assert set(BACKBONES) == set(backbones.BACKBONE_NAMES)
+
+
+def test_one_toml_writer_round_trips_any_config(tmp_path):
+    from trainer.config import write_config_toml
+    from trainer.segmenter_training import SegmenterTrainingConfig
+
+    config = TrainConfig(lr=1e-5, adam_betas=(0.5, 0.9), run_dir=Path("runs/a b"), base_model=None,
+                         loss_weights={"texture": 2.0}, region_weights={"foreground": {"surface": 0.5}},
+                         target_recipe={"outline_low": 30.0}, photo_masks_dir=Path("masks/é"))
+    assert load_config(write_config_toml(config, tmp_path / "train.toml")) == config
+    segmenter = SegmenterTrainingConfig(image_dirs={"people": Path("p")}, mask_dirs={"people": Path("m")},
+                                        images_per_domain=None, steps=5)
+    path = write_config_toml(segmenter, tmp_path / "segmenter.toml")
+    assert load_config(path, cls=SegmenterTrainingConfig) == segmenter
+    assert load_config(path, ["steps=7", "image_dirs.people=q"], cls=SegmenterTrainingConfig) == replace(
+        segmenter, steps=7, image_dirs={"people": Path("q")})
