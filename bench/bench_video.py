@@ -32,7 +32,7 @@ from core.generator import UNetGenerator  # noqa: E402
 from core.model_file import CartoonModel, ModelMetadata  # noqa: E402
 from core.model_registry import load_model  # noqa: E402
 from core.temporal_smoothing import TemporalSmoother, flicker_figure  # noqa: E402
-from core.video_io import VideoOptions, cartoonize_video  # noqa: E402
+from core.video import VideoOptions, cartoonize_video  # noqa: E402
 
 SCENES = Path(__file__).resolve().parents[2] / "shared" / "data" / "photos" / "scenes"
 RATE = Fraction(25)

@@ -1,7 +1,7 @@
 """Animated pictures (GIF, animated WebP, APNG): every frame cartoonized, written back as an animation of the same
 format with the same frame count, per-frame durations and loop count.
 
-Frames go through the video frame pipeline (`core.video_io.run_frame_pipeline`): batched inference, the temporal
+Frames go through the video frame pipeline (`core.video.run_frame_pipeline`): batched inference, the temporal
 smoothing option and the region mask smoothed over time, exactly as for video. Pillow decodes each frame composited
 onto the canvas (disposal and blending applied), so every output frame is a full picture; transparency is kept.
 An animation is held in memory while it is written (animated pictures are small next to videos).
@@ -22,7 +22,7 @@ from core.cancel import CancelToken
 from core.cartoonizer import Cartoonizer
 from core.image_io import DEFAULT_MAX_PIXELS, is_rgb_profile, marker_exif
 from core.output_marker import OUTPUT_MARKER
-from core.video_io import (
+from core.video import (
     Frame, FrameCount, FrameSink, FrameSource, VideoOptions, VideoOutcome, VideoReadError, VideoWriteError,
     run_frame_pipeline,
 )

@@ -35,7 +35,7 @@ from core.image_io import (
 from core.output_names import (
     DEFAULT_NAME_PATTERN, NamePatternError, check_name_pattern, keeps_names_apart, renamed,
 )
-from core.video_io import (
+from core.video import (
     VideoError, VideoOptions, cartoonize_video, is_video_path, video_destination, video_is_ours,
 )
 

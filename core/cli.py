@@ -23,7 +23,7 @@ from core.model_registry import default_model_name, import_model, list_broken_mo
 from core.output_names import DEFAULT_NAME_PATTERN
 from core.region_strength import RegionStrength
 from core.segmenter import SegmenterFileError
-from core.video_io import VIDEO_CODECS, VideoError, VideoOptions, check_video_encoder, output_is_frame_folder
+from core.video import VIDEO_CODECS, VideoError, VideoOptions, check_video_encoder, output_is_frame_folder
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 

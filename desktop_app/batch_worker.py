@@ -24,7 +24,7 @@ from core.model_registry import default_model_name, load_model
 
 from desktop_app.job_options import JobOptions
 
-from core.video_io import VideoError, check_video_encoder, output_is_frame_folder
+from core.video import VideoError, check_video_encoder, output_is_frame_folder
 
 
 class NoModelError(Exception):

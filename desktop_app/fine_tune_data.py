@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Generator
 
 from core.cancel import CancelToken
-from core.video_io import VIDEO_SUFFIXES
+from core.video import VIDEO_SUFFIXES
 from trainer.data import find_images
 from trainer.keyframes import KeyframeOptions, KeyframeProgress, extract_keyframes_steps
 

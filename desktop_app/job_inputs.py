@@ -11,7 +11,7 @@ from typing import Iterable
 from core.image_io import is_image_path
 
 from core.frame_sequence import find_frame_sequence
-from core.video_io import is_video_path
+from core.video import is_video_path
 
 PHOTOS, VIDEO, FRAMES = "photos", "video", "frames"
 OUTPUT_SUFFIX = "_cartoon"

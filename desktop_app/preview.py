@@ -31,7 +31,7 @@ from core.model_registry import default_model_name, load_model, resolve_model_pa
 from core.output_names import DEFAULT_NAME_PATTERN
 from core.region_strength import ForegroundMasks, load_foreground_masks
 from core.video_frame import read_video_frame
-from core.video_io import DEFAULT_FRAME_FOLDER_FPS, VideoReadError
+from core.video import DEFAULT_FRAME_FOLDER_FPS, VideoReadError
 
 from desktop_app.job import Job
 from desktop_app.job_inputs import FRAMES, VIDEO, find_frame_sequence

@@ -10,23 +10,23 @@ frame already kept in this call, from any video (dHash Hamming distance ≤ `has
 the same layout in another palette is kept). Kept frames are written atomically (`core.image_io.write_image`) as
 `<video stem>_<milliseconds from the start, 8 digits>.png` (or .jpg).
 
-This module imports `av` itself because it needs frame-level sampling that `core.video_io` does not expose.
+Frames come from the engine's own reader (`core.video.VideoFileReader.decoded_frames`), converted to pixels
+only for the analysed ones.
 """
 from __future__ import annotations
 
 import logging
 import math
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import Generator, Iterable
 
-import av
 import cv2
 import numpy as np
 
 from core.cancel import CancelToken
 from core.image_io import write_image
+from core.video import DecodedFrame, VideoFileReader, VideoReadError
 
 log = logging.getLogger(__name__)
 
@@ -191,8 +191,8 @@ def extract_keyframes_steps(videos: Iterable[str | Path], output_dir: str | Path
         try:
             yield from _video_keyframes(video, stem, output_dir, options, record, kept, video_index, len(videos),
                                         summary, cancel)
-        except av.FFmpegError as exc:  # not a video, missing, damaged: the other videos still count
-            record.error = f"not a readable video ({getattr(exc, 'strerror', None) or exc})"
+        except VideoReadError as exc:  # not a video, missing, damaged: the other videos still count
+            record.error = str(exc)
         if record.error:
             log.warning("key-frames of %s: %s", video, record.error)
     return summary
@@ -201,40 +201,29 @@ def extract_keyframes_steps(videos: Iterable[str | Path], output_dir: str | Path
 def _video_keyframes(video: Path, stem: str, output_dir: Path, options: KeyframeOptions, record: VideoKeyframes,
                      kept: list[_Kept], video_index: int, videos_total: int, summary: KeyframeSummary,
                      cancel: CancelToken | None) -> Generator[KeyframeProgress, None, None]:
-    with av.open(str(video), metadata_errors="ignore") as container:
-        if not container.streams.video:
-            record.error = "no video stream in this file"
-            return
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        time_base = stream.time_base or Fraction(1, 90000)
-        duration_s = float(stream.duration * time_base) if stream.duration else (
-            container.duration / av.time_base if container.duration else None)
-        rate = stream.average_rate or stream.guessed_rate
+    # an analysis uses what a damaged file holds: no refusal of a file whose index points past its end
+    with VideoFileReader(video, threads=0, require_complete=False) as reader:
+        duration_s = reader.duration_s
+        rate = reader.rate
         scan = _SceneScan(stem, output_dir, options, record, kept)
-        origin: int | None = stream.start_time
         next_sample_s = -math.inf
-        frames = container.decode(stream)
+        frames = reader.decoded_frames()
         while True:
             try:
                 frame = next(frames)
             except StopIteration:
                 break
-            except av.FFmpegError as exc:  # keep what the readable part gave
-                record.error = f"corrupt or truncated video data after {scan.last_time_s:.2f} s ({exc})"
+            except VideoReadError as exc:  # keep what the readable part gave
+                record.error = str(exc)
                 break
-            pts = frame.pts if frame.pts is not None else frame.dts
-            if pts is None:
-                continue
-            origin = pts if origin is None else origin
-            time_s = float((pts - origin) * time_base)
+            time_s = frame.time_s
             scan.last_time_s = max(scan.last_time_s, time_s)
             if time_s < next_sample_s:
                 continue
             next_sample_s = time_s + options.sample_every_s - TIME_TOLERANCE_S
             if cancel:
                 cancel.raise_if_cancelled()
-            if not scan.analyse(frame, time_s):
+            if not scan.analyse(frame):
                 return
             yield KeyframeProgress(video, video_index, videos_total, time_s, duration_s,
                                    sum(len(v.kept) for v in summary.videos))
@@ -257,11 +246,11 @@ class _SceneScan:
         self.last_kept_s = -math.inf
         self.last_time_s = 0.0
 
-    def analyse(self, frame: av.VideoFrame, time_s: float) -> bool:
+    def analyse(self, frame: DecodedFrame) -> bool:
         """Take one sampled frame; False once the video has its `max_per_video` key-frames."""
         self.record.analysed_frames += 1
-        quarters = round(frame.rotation / 90) % 4 if frame.rotation else 0
-        analysis = _upright(_scaled_rgb(frame, ANALYSIS_WIDTH_PX, quarters), quarters)
+        time_s = frame.time_s
+        analysis = frame.rgb(ANALYSIS_WIDTH_PX)
         small_height = max(1, round(analysis.shape[0] * HISTOGRAM_WIDTH_PX / analysis.shape[1]))
         small = cv2.resize(analysis, (HISTOGRAM_WIDTH_PX, small_height), interpolation=cv2.INTER_AREA)
         histogram = colour_histogram(small)
@@ -276,7 +265,7 @@ class _SceneScan:
         grey = cv2.cvtColor(analysis, cv2.COLOR_RGB2GRAY)
         frame_sharpness = sharpness(grey)
         if self.scene is None or frame_sharpness > self.scene.sharpness * SHARPER_BY:
-            full = _upright(frame.to_ndarray(format="rgb24"), quarters)
+            full = frame.rgb()
             self.scene = _Candidate(time_s, frame_sharpness, full, small, histogram,
                                     float(grey.std()) / 255.0 < BLANK_STD)
         return True
@@ -307,18 +296,3 @@ class _SceneScan:
                 record.kept.append(path)
                 self.last_kept_s = candidate.time_s
         return options.max_per_video is None or len(record.kept) < options.max_per_video
-
-
-def _scaled_rgb(frame: av.VideoFrame, width_px: int, quarters: int) -> np.ndarray:
-    """The frame as uint8 RGB whose displayed width is at most `width_px` (area-averaged)."""
-    shown_width = frame.height if quarters % 2 else frame.width
-    if shown_width <= width_px:
-        return frame.to_ndarray(format="rgb24")
-    scale = width_px / shown_width
-    width, height = max(1, round(frame.width * scale)), max(1, round(frame.height * scale))
-    return frame.to_ndarray(format="rgb24", width=width, height=height, interpolation="AREA")
-
-
-def _upright(rgb: np.ndarray, quarters: int) -> np.ndarray:
-    """Apply the stream's display rotation (counter-clockwise quarter turns, as FFmpeg does)."""
-    return np.ascontiguousarray(np.rot90(rgb, quarters)) if quarters else rgb

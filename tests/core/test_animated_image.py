@@ -12,7 +12,7 @@ from core.batch import BatchFinished, BatchOptions, FrameProgress, plan_batch, r
 from core.cartoonizer import Cartoonizer
 from core.image_io import image_is_ours
 from core.region_strength import RegionStrength
-from core.video_io import VideoOptions
+from core.video import VideoOptions
 from tests.conftest import gradient_image
 
 

@@ -17,7 +17,7 @@ from core.cancel import CancelToken
 from core.cartoonizer import Cartoonizer
 from core.cli import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, main
 from core.frame_sequence import MIN_SEQUENCE_FRAMES, find_frame_sequence
-from core.video_io import VideoOptions
+from core.video import VideoOptions
 from tests.conftest import gradient_image
 from tests.core.synthetic_video import read_clip, write_clip, write_frame_folder
 
@@ -230,7 +230,7 @@ def test_cli_rejects_bad_video_options(tmp_path, tiny_model_file, capsys):
 
 
 def test_cli_says_when_the_gpu_encoder_is_missing(tmp_path, tiny_model_file, capsys):
-    from core.video_io import VideoWriteError, check_video_encoder
+    from core.video import VideoWriteError, check_video_encoder
     try:
         check_video_encoder("h264_nvenc")
         pytest.skip("this machine has a working NVENC encoder")

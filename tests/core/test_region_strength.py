@@ -108,7 +108,7 @@ def test_the_bundled_segmenter_drives_the_real_path(tiny_model):
 
 def test_a_video_gets_region_strength_frame_by_frame(tmp_path, tiny_model):
     from core.batch import BatchOptions, plan_batch, run_batch
-    from core.video_io import VideoOptions
+    from core.video import VideoOptions
     from tests.core.synthetic_video import write_clip
 
     source = write_clip(tmp_path / "clip.mp4", frames=6, audio=None)

@@ -8,7 +8,7 @@ import pytest
 
 from core.cartoonizer import Cartoonizer
 from core.temporal_smoothing import SmoothingConfig, TemporalSmoother, flicker_figure, mean_frame_change
-from core.video_io import VideoOptions, cartoonize_video
+from core.video import VideoOptions, cartoonize_video
 from tests.core.synthetic_video import moving_picture, read_clip, write_clip
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from core.video_frame import read_video_frame
-from core.video_io import VideoReadError
+from core.video import VideoReadError
 from tests.core.synthetic_video import write_clip
 
 FRAMES = 10

@@ -16,7 +16,7 @@ from core.atomic_files import PARTIAL_PREFIX
 from core.cancel import Cancelled, CancelToken
 from core.cartoonizer import Cartoonizer
 from core.frame_sequence import find_frame_sequence
-from core.video_io import (
+from core.video import (
     FrameCount, VideoOptions, VideoReadError, VideoWriteError, Frame, FrameSink, FrameSource, run_frame_pipeline,
     cartoonize_video, check_video_encoder, video_destination,
 )

@@ -20,7 +20,7 @@ def synthetic_video():
 
 
 def test_video_options_reach_the_engine():
-    from core.video_io import VideoOptions
+    from core.video import VideoOptions
 
     options = JobOptions(video_codec="h264_nvenc", video_crf=30, temporal_smoothing=True)
     batch_options = options.batch_options(Path("/out"))
