@@ -65,6 +65,7 @@ class TrainConfig:
     # --- optimiser ----------------------------------------------------------------------------------------------
     lr: float = 2e-4                                        # the generator's (and the discriminators' by default)
     lr_discriminator: float | None = None                   # None: lr
+    warm_start_lr: float | None = None                      # G's rate in the warm start; None: lr
     adam_betas: tuple[float, float] = (0.5, 0.99)
     reset_optimizer_after_warm_start: bool = True           # the adversarial phase starts with fresh Adam moments
     ema_decay: float = 0.0                                  # EMA of G's weights (exported and sampled); 0: off
@@ -113,8 +114,9 @@ class TrainConfig:
                               f"got {self.crop_size}")
         if not self.lr > 0:
             raise ConfigError(f"lr must be positive, got {self.lr}")
-        if self.lr_discriminator is not None and not self.lr_discriminator > 0:
-            raise ConfigError(f"lr_discriminator must be positive, got {self.lr_discriminator}")
+        for name in ("lr_discriminator", "warm_start_lr"):
+            if getattr(self, name) is not None and not getattr(self, name) > 0:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ConfigError(f"ema_decay must lie in [0, 1), got {self.ema_decay}")
         for name in ("warm_start_perceptual", "anchor_weight"):

@@ -201,6 +201,7 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None, *, emit: EventSin
         with stop.handling_signals():  # before the first batch: DataLoader workers fork inside
             while step < total_steps:
                 phase = phase_at(step, cfg)
+                set_learning_rates(optimizer_g, optimizer_d, cfg, phase)  # the config's, also after a resume
                 if (step == adversarial_start and cfg.warm_start_steps and cfg.reset_optimizer_after_warm_start
                         and step > 0):
                     # The warm start's Adam moments describe an L1 landscape; the GAN starts from fresh ones.
@@ -381,6 +382,17 @@ def load_training_segmenter(cfg: TrainConfig) -> SemanticSegmenter | None:
         raise ConfigError(f"segmenter_path: {cfg.segmenter_path} does not exist (train one with "
                           "`cartoonize-train train-segmenter`, or set segmenter_path=none)")
     return load_segmenter(cfg.segmenter_path, frozen=True)
+
+
+def set_learning_rates(optimizer_g: torch.optim.Optimizer, optimizer_d: torch.optim.Optimizer, cfg: TrainConfig,
+                       phase: str) -> None:
+    """The learning rates of `phase` from the config: a resumed run may be given new ones (the checkpoint keeps the
+    Adam moments, not the rates)."""
+    rate_g = cfg.warm_start_lr if phase == "warmstart" and cfg.warm_start_lr is not None else cfg.lr
+    for group in optimizer_g.param_groups:
+        group["lr"] = rate_g
+    for group in optimizer_d.param_groups:
+        group["lr"] = cfg.lr_discriminator or cfg.lr
 
 
 def phase_at(step: int, cfg: TrainConfig) -> str:

@@ -30,6 +30,7 @@ def lever_run(tmp_path_factory, training_folders, random_segmenter_file):
     cfg = tiny_config(root / "run", training_folders, pretrain_steps=0, warm_start_steps=WARM,
                       adversarial_steps=ADVERSARIAL, segmenter_path=random_segmenter_file, segmenter_every=2,
                       ema_decay=0.9, anchor_weight=1.0, anchor_decay_steps=2, lr_discriminator=3e-4,
+                      warm_start_lr=5e-4,
                       discriminator_head_spectral_norm=True, target_cache_dir=root / "targets",
                       warm_start_perceptual=0.5, checkpoint_every=WARM)
     model_path, events = run(cfg)
@@ -75,6 +76,7 @@ def test_optimisers_fresh_after_warm_start_and_separate_lrs(lever_run):
     assert {int(state["step"]) for state in g_state.values()} == {ADVERSARIAL}  # counted from the reset
     assert final["optimizers"]["discriminators"]["param_groups"][0]["lr"] == pytest.approx(3e-4)
     assert final["optimizers"]["generator"]["param_groups"][0]["lr"] == pytest.approx(cfg.lr)
+    assert warm_end["optimizers"]["generator"]["param_groups"][0]["lr"] == pytest.approx(5e-4)  # warm_start_lr
     assert any("head.parametrizations" in key for key in final["models"]["surface_discriminator"])
 
 
@@ -91,6 +93,14 @@ def test_resume_across_the_warm_start_boundary_is_exact(tmp_path, lever_run):
     for step in got:
         for name in ("g_total", "d_total", "g_anchor"):
             assert got[step].get(name) == expected[step].get(name), (step, name)
+    # a resumed run takes the config's learning rates, not the checkpoint's
+    again = tmp_path / "new-rates"
+    (again / "checkpoints").mkdir(parents=True)
+    (again / "checkpoints" / first.name).write_bytes(first.read_bytes())
+    run(replace(cfg, run_dir=again, resume=True, lr=7e-5, lr_discriminator=9e-5))
+    final = load_checkpoint(list_checkpoints(again)[-1])["optimizers"]
+    assert final["generator"]["param_groups"][0]["lr"] == pytest.approx(7e-5)
+    assert final["discriminators"]["param_groups"][0]["lr"] == pytest.approx(9e-5)
 
 
 def test_warm_start_learns_the_targets(tmp_path, training_folders):
