@@ -35,8 +35,9 @@ from core.image_io import (
 from core.output_names import (
     DEFAULT_NAME_PATTERN, NamePatternError, check_name_pattern, keeps_names_apart, renamed,
 )
+from core.steps import relay
 from core.video import (
-    VideoError, VideoOptions, cartoonize_video, is_video_path, video_destination, video_is_ours,
+    FrameCount, VideoError, VideoOptions, cartoonize_video, is_video_path, video_destination, video_is_ours,
 )
 
 
@@ -459,14 +460,8 @@ def _process_item(index: int, item: BatchItem, loading: Future | None, cartooniz
     """Yields tile progress, returns (status, error, note); only Cancelled escapes."""
     try:
         image: LoadedImage = downscale_to_max_side(loading.result(), options.max_side)
-        steps = cartoonizer.cartoonize_steps(image.rgb, cancel)
-        while True:
-            try:
-                done, total = next(steps)
-            except StopIteration as finished:
-                cartoon = finished.value
-                break
-            yield TileProgress(index, done, total, clock.progress(index, done / total))
+        cartoon = yield from relay(cartoonizer.cartoonize_steps(image.rgb, cancel),
+                                   lambda tiles: _tile_progress(index, tiles, clock))
         fmt = output_format_for(item.source, options.output_format, has_alpha=image.alpha is not None)
         destination = item.destination.with_suffix(OUTPUT_FORMATS[fmt])
         if destination != item.destination and destination.exists() and not is_our_output(destination):
@@ -499,14 +494,7 @@ def _process_video(index: int, item: BatchItem, cartoonizer: Cartoonizer, option
             job = cartoonize_video(item.source, item.destination, cartoonizer, options.video,
                                    max_side=options.max_side, max_pixels=options.max_pixels,
                                    replace=item.destination.exists(), cancel=cancel)
-        while True:
-            try:
-                count = next(job)
-            except StopIteration as finished:
-                outcome = finished.value
-                break
-            share = min(0.999, count.done / count.total) if count.total else 0.0
-            yield FrameProgress(index, count.done, count.total, count.fps, count.eta_s, clock.progress(index, share))
+        outcome = yield from relay(job, lambda count: _frame_progress(index, count, clock))
     except Cancelled:
         raise
     except VideoError as exc:
@@ -514,6 +502,16 @@ def _process_video(index: int, item: BatchItem, cartoonizer: Cartoonizer, option
     except Exception as exc:  # one bad video must not stop the batch; the reason goes to the user
         return "failed", f"{exc.__class__.__name__}: {exc}", None
     return "done", None, "; ".join(outcome.notes) or None
+
+
+def _tile_progress(index: int, tiles: tuple[int, int], clock: _Clock) -> TileProgress:
+    done, total = tiles
+    return TileProgress(index, done, total, clock.progress(index, done / total))
+
+
+def _frame_progress(index: int, count: FrameCount, clock: _Clock) -> FrameProgress:
+    share = min(0.999, count.done / count.total) if count.total else 0.0
+    return FrameProgress(index, count.done, count.total, count.fps, count.eta_s, clock.progress(index, share))
 
 
 def write_report(summary: BatchSummary, path: str | Path) -> Path:

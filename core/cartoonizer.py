@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Generator
+from typing import Callable, Generator, TypeVar
 
 import numpy as np
 import torch
@@ -21,8 +21,10 @@ from core.model_file import CartoonModel
 from core.region_strength import (
     MaskFunction, MaskHistory, RegionStrength, load_foreground_masks, low_res_masks, picture_mask, strength_from_mask,
 )
+from core.steps import drain
 
 TileCallback = Callable[[int, int], None]  # (tiles done, tiles total)
+Tensor = TypeVar("Tensor", np.ndarray, torch.Tensor)
 MIN_TILE_PX = 256
 
 
@@ -63,6 +65,15 @@ def blend_ramp(size: int, ramp_before: int, ramp_after: int) -> np.ndarray:
     if ramp_after:
         weights = np.minimum(weights, (size - index) / ramp_after)
     return weights
+
+
+def blend_with_photo(photo: Tensor, cartoon: Tensor, weight: Tensor | float) -> Tensor:
+    """photo + (cartoon − photo) × weight, in place on `cartoon` (NumPy arrays or tensors of one shape; `weight`
+    broadcasts: one number, or a per-pixel strength with one channel)."""
+    cartoon -= photo
+    cartoon *= weight
+    cartoon += photo
+    return cartoon
 
 
 class Cartoonizer:
@@ -117,14 +128,7 @@ class Cartoonizer:
     def cartoonize(self, rgb: np.ndarray, cancel: CancelToken | None = None,
                    on_tile: TileCallback | None = None) -> np.ndarray:
         """(H, W, 3) float32 RGB in [0, 1] → the cartoon, same shape and range. Raises `Cancelled` between tiles."""
-        steps = self.cartoonize_steps(rgb, cancel)
-        while True:
-            try:
-                done, total = next(steps)
-            except StopIteration as finished:
-                return finished.value
-            if on_tile:
-                on_tile(done, total)
+        return drain(self.cartoonize_steps(rgb, cancel), on_tile and (lambda step: on_tile(*step)))
 
     def cartoonize_steps(self, rgb: np.ndarray, cancel: CancelToken | None = None,
                          history: MaskHistory | None = None) -> Generator[tuple[int, int], None, np.ndarray]:
@@ -162,7 +166,7 @@ class Cartoonizer:
         if len(self.tiles_for(height, width)) > 1:
             for i in range(count):
                 rgb = frames[i].astype(np.float32) / 255.0 if frames.dtype == np.uint8 else frames[i]
-                cartoon = self._blend_picture(rgb, self._cartoonize_full(rgb, cancel), history)
+                cartoon = self._blend_picture(rgb, drain(self._cartoon_steps(rgb, cancel)), history)
                 out[i] = (np.clip(cartoon, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8) if frames.dtype == np.uint8 \
                     else cartoon
             return out
@@ -185,14 +189,6 @@ class Cartoonizer:
         return out
 
     # --- internals -----------------------------------------------------------------------------------------
-    def _cartoonize_full(self, rgb: np.ndarray, cancel: CancelToken | None) -> np.ndarray:
-        steps = self._cartoon_steps(rgb, cancel)
-        while True:
-            try:
-                next(steps)
-            except StopIteration as finished:
-                return finished.value
-
     def _blends(self) -> bool:
         return self.strength < 1.0 or not self.region_strength.is_uniform or self.region_strength.foreground < 1.0
 
@@ -205,10 +201,7 @@ class Cartoonizer:
         else:
             weight = strength_from_mask(picture_mask(self.mask_function, rgb, self.device, history),
                                         self.region_strength, self.strength)          # (H, W, 1)
-        cartoon -= rgb
-        cartoon *= weight
-        cartoon += rgb
-        return cartoon
+        return blend_with_photo(rgb, cartoon, weight)
 
     def _frame_weights(self, x: torch.Tensor, history: MaskHistory | None) -> torch.Tensor | float:
         """Per-pixel strength (n, 1, H, W) for frames `x` (n, 3, H, W) in [0, 1], or one number when uniform."""
@@ -227,22 +220,12 @@ class Cartoonizer:
 
     def _run_frames(self, frames: np.ndarray, history: MaskHistory | None = None) -> np.ndarray:
         """(n, H, W, 3) uint8 or float32 frames through the model as one batch; same shape and dtype back."""
-        height, width = frames.shape[1:3]
         with torch.inference_mode():
             x = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device)
             x = x.permute(0, 3, 1, 2).float()                                # (n, 3, H, W)
             if frames.dtype == np.uint8:
                 x = x / 255.0
-            model_input = self._unit_to_model_input(x)
-            y = self._forward(model_input)
-            if not bool(torch.isfinite(y).all()) and self.dtype != torch.float32:
-                self.dtype = torch.float32  # half precision overflowed: stay in fp32 from now on
-                self._network = self._place_generator(self.dtype)
-                y = self._forward(model_input)
-            cartoon = self._model_output_to_unit(y, height, width)           # (n, 3, H, W) in [0, 1]
-            if self._blends():
-                cartoon = x + (cartoon - x) * self._frame_weights(x, history)
-            cartoon = cartoon.permute(0, 2, 3, 1)                            # (n, H, W, 3)
+            cartoon = self._infer(x, history).permute(0, 2, 3, 1)            # (n, H, W, 3)
             if frames.dtype == np.uint8:
                 cartoon = (cartoon.clamp(0.0, 1.0) * 255.0 + 0.5).to(torch.uint8)
             return cartoon.cpu().numpy()
@@ -277,21 +260,28 @@ class Cartoonizer:
         return accumulated
 
     def _run_tile(self, rgb: np.ndarray) -> np.ndarray:
-        """One tile through preprocessing, generator, guided filter and back; retried in fp32 if not finite."""
+        """One (H, W, 3) float32 tile in [0, 1] through the model; the full-strength cartoon, same shape (a picture is
+        blended with its photo as a whole, once its tiles are put together)."""
         with torch.inference_mode():
-            x = self._to_model_input(rgb)
-            y = self._forward(x)
-            if not bool(torch.isfinite(y).all()) and self.dtype != torch.float32:
-                self.dtype = torch.float32  # half precision overflowed: stay in fp32 from now on
-                self._network = self._place_generator(self.dtype)
-                y = self._forward(x)
-            return self._from_model_output(y, rgb.shape[0], rgb.shape[1])
+            x = torch.from_numpy(np.ascontiguousarray(rgb)).to(self.device)
+            cartoon = self._infer(x.permute(2, 0, 1).unsqueeze(0), blend=False)   # (1, 3, H, W)
+            return cartoon[0].permute(1, 2, 0).contiguous().cpu().numpy()     # (H, W, 3)
 
-    def _to_model_input(self, rgb: np.ndarray) -> torch.Tensor:
-        """(H, W, 3) [0, 1] → (1, 3, H', W') float32 on the device, in the model's channel order and range,
-        padded by edge replication up to the model's multiple."""
-        x = torch.from_numpy(np.ascontiguousarray(rgb)).to(self.device)
-        return self._unit_to_model_input(x.permute(2, 0, 1).unsqueeze(0))    # (1, 3, H, W)
+    def _infer(self, x: torch.Tensor, history: MaskHistory | None = None, blend: bool = True) -> torch.Tensor:
+        """The one way through the network: (n, 3, H, W) RGB in [0, 1] on the device → the cartoon, same shape and
+        range. The model's convention and padding, generator and guided filter, a retry in fp32 (kept from then
+        on) when half precision overflows, and, with `blend`, the per-pixel strength. Call in inference mode."""
+        height, width = x.shape[-2:]
+        model_input = self._unit_to_model_input(x)
+        y = self._forward(model_input)
+        if not bool(torch.isfinite(y).all()) and self.dtype != torch.float32:
+            self.dtype = torch.float32  # half precision overflowed: stay in fp32 from now on
+            self._network = self._place_generator(self.dtype)
+            y = self._forward(model_input)
+        cartoon = self._model_output_to_unit(y, height, width)              # (n, 3, H, W) in [0, 1]
+        if blend and self._blends():
+            cartoon = blend_with_photo(x, cartoon, self._frame_weights(x, history))
+        return cartoon
 
     def _unit_to_model_input(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) RGB in [0, 1] on the device → the model's channel order, range and padded size."""
@@ -310,10 +300,6 @@ class Cartoonizer:
         meta = self.model.metadata
         raw = self._network(x.to(self.dtype))
         return guided_filter(x, raw.float(), meta.guided_filter_radius, meta.guided_filter_eps)
-
-    def _from_model_output(self, y: torch.Tensor, height: int, width: int) -> np.ndarray:
-        y = self._model_output_to_unit(y, height, width)
-        return y[0].permute(1, 2, 0).contiguous().cpu().numpy()      # (H, W, 3)
 
     def _model_output_to_unit(self, y: torch.Tensor, height: int, width: int) -> torch.Tensor:
         """(N, 3, H', W') model output → (N, 3, H, W) RGB in [0, 1], padding cropped."""

@@ -105,3 +105,36 @@ def test_automatic_tile_size_fits_a_720p_frame_in_one_tile_on_cpu(tiny_model):
     default_width = CartoonModel(UNetGenerator(), tiny_model.metadata)
     assert len(Cartoonizer(default_width, "cpu").tiles_for(720, 1280)) == 1
     assert len(Cartoonizer(default_width, "cpu").tiles_for(4000, 6000)) > 1
+
+
+@pytest.mark.parametrize("path", ["picture", "frames"])
+def test_half_precision_overflow_falls_back_to_fp32_on_both_paths(tiny_model, path):
+    """Pictures (tiles) and video frames share one inference path: a non-finite half-precision result is redone
+    in fp32, which is then kept, and the output equals an fp32 run's."""
+    rgb = gradient_image(32, 48)
+    frames = (np.stack([rgb, rgb[::-1]]) * 255).astype(np.uint8)
+
+    def run(cartoonizer: Cartoonizer) -> np.ndarray:
+        return cartoonizer.cartoonize(rgb) if path == "picture" else cartoonizer.cartoonize_batch(frames)
+
+    half = Cartoonizer(tiny_model, "cpu", precision="bf16", strength=0.7)
+    real_forward = half._forward
+
+    def overflowing(x: torch.Tensor) -> torch.Tensor:
+        y = real_forward(x)
+        return y if half.dtype == torch.float32 else torch.full_like(y, float("inf"))
+
+    half._forward = overflowing
+    got = run(half)
+    assert half.dtype == torch.float32
+    expected = run(Cartoonizer(tiny_model, "cpu", precision="fp32", strength=0.7))
+    np.testing.assert_allclose(got.astype(np.float32), expected.astype(np.float32), atol=1e-5 if path == "picture" else 1)
+
+
+def test_batched_frames_blend_like_pictures(tiny_model):
+    """The strength blend is the same formula for a frame batch as for a picture."""
+    rgb = gradient_image(32, 32)
+    cartoonizer = Cartoonizer(tiny_model, "cpu", strength=0.3)
+    picture = cartoonizer.cartoonize(rgb)
+    frame = cartoonizer.cartoonize_batch(rgb[None].copy())[0]
+    np.testing.assert_allclose(frame, picture, atol=1e-5)

@@ -16,6 +16,7 @@ from core.atomic_files import PARTIAL_PREFIX
 from core.cancel import Cancelled, CancelToken
 from core.cartoonizer import Cartoonizer
 from core.frame_sequence import find_frame_sequence
+from core.steps import drain
 from core.video import (
     FrameCount, VideoOptions, VideoReadError, VideoWriteError, Frame, FrameSink, FrameSource, run_frame_pipeline,
     cartoonize_video, check_video_encoder, video_destination,
@@ -305,19 +306,11 @@ class _ListSink(FrameSink):
         self.finished = True
 
 
-def _drain(job):
-    while True:
-        try:
-            next(job)
-        except StopIteration as finished:
-            return finished.value
-
-
 def test_pipeline_queues_are_bounded_and_keep_order():
     source, sink = _CountingSource(200), _ListSink()
     model = _SlowModel(source)
     options = VideoOptions(batch_frames=4, queue_frames=6)
-    assert _drain(run_frame_pipeline(source, sink, model, options, CancelToken())) == 200
+    assert drain(run_frame_pipeline(source, sink, model, options, CancelToken())) == 200
     assert sink.pts == list(range(200)) and sink.finished
     inferred = [4 * (i + 1) for i in range(len(model.ahead))]
     # decoded-but-not-yet-inferred frames: the batch, the decode queue, one frame in the decoder's hand
@@ -329,7 +322,7 @@ def test_pipeline_failures_reach_the_caller_and_stop_both_threads(where):
     source = _CountingSource(100, fail_at=37 if where == "decoder" else None)
     sink = _ListSink(fail_at=21 if where == "encoder" else None)
     with pytest.raises((VideoReadError, OSError), match="for the test"):
-        _drain(run_frame_pipeline(source, sink, _SlowModel(source), VideoOptions(), CancelToken()))
+        drain(run_frame_pipeline(source, sink, _SlowModel(source), VideoOptions(), CancelToken()))
     assert pipeline_threads() == []
 
 
