@@ -18,6 +18,7 @@ from safetensors.torch import load_file, safe_open, save_file
 
 from core.atomic_files import atomic_output
 from core.generator import GeneratorConfig, UNetGenerator
+from core.strict_load import check_format, load_weights_strictly
 
 FORMAT_NAME = "cartoonizer-generator"
 FORMAT_VERSION = 1
@@ -64,11 +65,8 @@ class ModelMetadata:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ModelFileError(f"its metadata is not JSON ({exc})") from exc
-        if not isinstance(data, dict) or data.pop("format", None) != FORMAT_NAME:
-            raise ModelFileError("not a cartoonizer generator file (no format marker in its metadata)")
-        version = data.pop("format_version", None)
-        if version != FORMAT_VERSION:
-            raise ModelFileError(f"model file format version {version} is not supported (this build reads {FORMAT_VERSION})")
+        check_format(data, FORMAT_NAME, FORMAT_VERSION, "cartoonizer generator file", ModelFileError)
+        del data["format"], data["format_version"]
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:
             raise ModelFileError(f"unknown metadata keys in model file: {sorted(unknown)}")
@@ -161,14 +159,5 @@ def load_model_file(path: str | Path) -> CartoonModel:
 
 
 def load_generator_weights(generator: UNetGenerator, state: dict[str, torch.Tensor], origin: str) -> None:
-    """Strict load with a readable message instead of PyTorch's wall of key names."""
-    expected = generator.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong_shape = sorted(k for k in set(expected) & set(state) if expected[k].shape != state[k].shape)
-    if missing or unexpected or wrong_shape:
-        raise ModelFileError(
-            f"{origin}: weights do not match the architecture "
-            f"(missing {missing[:3]}, unexpected {unexpected[:3]}, wrong shape {wrong_shape[:3]})"
-        )
-    generator.load_state_dict(state, strict=True)
+    """Strict load (`core.strict_load`); ModelFileError naming `origin` when the weights do not fit."""
+    load_weights_strictly(generator, state, origin, ModelFileError)

@@ -22,6 +22,7 @@ from torch import nn
 
 from core.model_file import ModelFileError, read_metadata_json
 from core.resource_paths import resources_dir
+from core.strict_load import check_format, load_weights_strictly
 
 FORMAT_NAME = "cartoonizer-segmenter"
 FORMAT_VERSION = 1
@@ -94,13 +95,8 @@ class SegmenterMetadata:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise SegmenterFileError(f"segmenter metadata is not JSON ({exc})") from exc
-        if not isinstance(data, dict) or data.pop("format", None) != FORMAT_NAME:
-            raise SegmenterFileError("not a cartoonizer segmenter file (no format marker in its metadata)")
-        version = data.pop("format_version", None)
-        if version != FORMAT_VERSION:
-            raise SegmenterFileError(
-                f"segmenter file format version {version} is not supported (this build reads {FORMAT_VERSION})"
-            )
+        check_format(data, FORMAT_NAME, FORMAT_VERSION, "cartoonizer segmenter file", SegmenterFileError)
+        del data["format"], data["format_version"]
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:
             raise SegmenterFileError(f"unknown metadata keys in segmenter file: {sorted(unknown)}")
@@ -187,18 +183,8 @@ def load_segmenter(path: str | Path, frozen: bool = True) -> SemanticSegmenter:
     path = Path(path)
     metadata = read_segmenter_metadata(path)
     segmenter = SemanticSegmenter(create_network(metadata), metadata)
-    state = load_file(str(path))
-    expected = segmenter.network.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong_shape = sorted(k for k in set(expected) & set(state) if expected[k].shape != state[k].shape)
-    if missing or unexpected or wrong_shape:
-        raise SegmenterFileError(
-            f"{path.name}: weights do not match the architecture "
-            f"(missing {missing[:3]}, unexpected {unexpected[:3]}, wrong shape {wrong_shape[:3]})"
-        )
-    segmenter.network.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()},
-                                      strict=True)
+    state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(path)).items()}
+    load_weights_strictly(segmenter.network, state, path.name, SegmenterFileError)
     segmenter.eval()
     return segmenter.freeze() if frozen else segmenter
 

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from core.atomic_files import atomic_output, remove_stale_partials
+from core.strict_load import check_format, load_weights_strictly
 
 log = logging.getLogger(__name__)
 
@@ -209,11 +210,8 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
                               f"loaded ({str(exc).splitlines()[0]})") from exc
     except (RuntimeError, EOFError, OSError) as exc:
         raise CheckpointError(f"{path.name} is not a readable checkpoint ({exc})") from exc
-    if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT_NAME:
-        raise CheckpointError(f"{path.name} is not a cartoonizer training checkpoint")
-    if checkpoint.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"{path.name} has checkpoint format version {checkpoint.get('format_version')}; "
-                              f"this build reads {FORMAT_VERSION}")
+    check_format(checkpoint, FORMAT_NAME, FORMAT_VERSION, "cartoonizer training checkpoint", CheckpointError,
+                 path.name)
     return checkpoint
 
 
@@ -227,7 +225,8 @@ def restore_training_state(checkpoint: Mapping[str, Any], *, models: Mapping[str
     the dict by the caller."""
     check_architecture(checkpoint["architecture"], architecture_of(models))
     for name, model in models.items():
-        _load_strict(unwrap(model), checkpoint["models"][name], name)
+        load_weights_strictly(unwrap(model), checkpoint["models"][name], f"checkpoint network {name!r}",
+                              ArchitectureMismatch)
     missing = sorted(set(optimizers) - set(checkpoint["optimizers"]))
     if missing:
         raise CheckpointError(f"the checkpoint has no state for optimiser(s) {missing} "
@@ -239,17 +238,6 @@ def restore_training_state(checkpoint: Mapping[str, Any], *, models: Mapping[str
             raise CheckpointError(f"optimiser {name!r} does not match the checkpoint's ({exc})") from exc
     if scaler is not None and checkpoint.get("scaler"):
         scaler.load_state_dict(checkpoint["scaler"])
-
-
-def _load_strict(model: nn.Module, state: Mapping[str, torch.Tensor], name: str) -> None:
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong_shape = sorted(k for k in set(expected) & set(state) if expected[k].shape != state[k].shape)
-    if missing or unexpected or wrong_shape:
-        raise ArchitectureMismatch(f"{name}: checkpoint weights do not fit the network (missing {missing[:3]}, "
-                                   f"unexpected {unexpected[:3]}, wrong shape {wrong_shape[:3]})")
-    model.load_state_dict(state, strict=True)
 
 
 def _step_of(path: Path) -> int:
