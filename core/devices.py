@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Sequence
 
 import torch
 
 CPU_ACTIVATION_BUDGET_BYTES = 1 << 30  # keeps a 6000×4000 photo under ~3 GB of process memory
+AUTO = "auto"                          # the device spec that lets the machine choose (see `auto_device`)
+AUTO_ORDER = ("cuda", "mps", "cpu")    # device kinds, most preferred first
 
 
 class DeviceError(Exception):
@@ -47,13 +50,22 @@ def list_devices() -> list[DeviceInfo]:
     return devices
 
 
-def resolve_device(spec: str = "auto") -> torch.device:
+def auto_device(devices: Sequence[DeviceInfo] | None = None) -> DeviceInfo | None:
+    """The device `auto` stands for: the first CUDA GPU, else Apple MPS, else the CPU, among `devices` (default:
+    this machine's, `list_devices()`); None if `devices` holds none of them. The one statement of the rule."""
+    devices = list_devices() if devices is None else devices
+    for kind in AUTO_ORDER:
+        match = next((device for device in devices if device.kind == kind), None)
+        if match is not None:
+            return match
+    return None
+
+
+def resolve_device(spec: str = AUTO) -> torch.device:
     """`auto` (CUDA, then MPS, then CPU), `cpu`, `cuda`, `cuda:N` or `mps`; an unavailable choice is an error."""
     spec = spec.strip().lower()
-    if spec == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda:0")
-        return torch.device("mps") if _mps_available() else torch.device("cpu")
+    if spec == AUTO:
+        return torch.device(auto_device().spec)
     if spec == "cpu":
         return torch.device("cpu")
     if spec == "mps":

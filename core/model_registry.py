@@ -31,6 +31,12 @@ DEFAULT_MODEL_MARKER = "default"  # a bundled model whose provenance has {"defau
 _VALID_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
+def is_valid_model_name(name: str) -> bool:
+    """Whether `name` may name a user model (it becomes a file name): letters, digits, '.', '_' or '-', starting
+    with a letter or digit, at most 64 characters."""
+    return bool(_VALID_NAME.match(name))
+
+
 @dataclass(frozen=True)
 class ModelEntry:
     """One model the registry knows: its name, file, whether it ships with the app, and its metadata."""
@@ -124,7 +130,7 @@ def import_model(source: str | Path, name: str, display_name: str | None = None,
     unpickled) and White-box `.tflite` files. Anything else is refused with a reason.
     """
     source = Path(source).expanduser()
-    if not _VALID_NAME.match(name):
+    if not is_valid_model_name(name):
         raise ModelFileError(f"invalid model name {name!r}: use letters, digits, '.', '_' or '-' (at most 64)")
     if not source.is_file():
         raise ModelFileError(f"{source}: no such file")

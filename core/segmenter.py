@@ -39,13 +39,18 @@ class SegmenterFileError(Exception):
 
 @dataclass(frozen=True)
 class PixelConvention:
-    """What the encoder's weights expect: channels in `channel_order`, each mapped (x01 − mean) / std, x01 the 0..1
-    value; `mean` and `std` in 0..1 units and in `channel_order`; `source` says where the numbers come from."""
+    """What pretrained weights expect (a segmenter's encoder, the trainer's feature backbones): channels in
+    `channel_order`, each mapped (x01 − mean) / std, x01 the 0..1 value; `mean` and `std` in 0..1 units and in
+    `channel_order`; `source` says where the numbers come from."""
 
     channel_order: str  # "RGB" or "BGR"
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     source: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mean", tuple(self.mean))   # lists read from JSON or file metadata
+        object.__setattr__(self, "std", tuple(self.std))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -75,13 +80,8 @@ class SegmenterMetadata:
         object.__setattr__(self, "regions", regions)
         if self.mask_activation != MASK_ACTIVATION:
             raise ValueError(f"mask activation {self.mask_activation!r} is not supported (only {MASK_ACTIVATION!r})")
-        convention = self.convention
-        if not isinstance(convention, PixelConvention):  # an equivalent record, e.g. the trainer's backbones'
-            convention = PixelConvention(convention.channel_order, tuple(convention.mean), tuple(convention.std),
-                                         convention.source)
-        if convention.channel_order not in ("RGB", "BGR"):
-            raise ValueError(f"unknown channel order {convention.channel_order!r}")
-        object.__setattr__(self, "convention", convention)
+        if self.convention.channel_order not in ("RGB", "BGR"):
+            raise ValueError(f"unknown channel order {self.convention.channel_order!r}")
 
     def to_json(self) -> str:
         data = asdict(self)

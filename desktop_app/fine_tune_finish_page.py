@@ -7,7 +7,7 @@ import logging
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFormLayout, QLabel, QLineEdit, QVBoxLayout, QWidget, QWizardPage
 
-from core.model_registry import _VALID_NAME as VALID_MODEL_NAME  # the registry's rule; core has no public check yet
+from core.model_registry import is_valid_model_name
 from core.model_registry import ModelEntry, import_model, list_models
 
 from desktop_app.fine_tune_sample_view import SampleView
@@ -25,7 +25,7 @@ def model_name_problem(name: str, taken: set[str]) -> str | None:
     """Why `name` cannot name a new user model (the registry's own rule, and no clash); None when it can."""
     if not name:
         return "Give the model a name."
-    if not VALID_MODEL_NAME.match(name):
+    if not is_valid_model_name(name):
         return ("Use letters, digits, '.', '_' or '-' (no spaces), starting with a letter or digit, "
                 "at most 64 characters.")
     if name in taken:

@@ -15,11 +15,9 @@ from fractions import Fraction
 from core.batch import BatchOptions
 from core.output_names import DEFAULT_NAME_PATTERN, NamePatternError, check_name_pattern, keeps_names_apart
 from core.region_strength import RegionStrength
-
-from core.video import VideoError, VideoOptions, check_video_encoder
+from core.video import VIDEO_CODECS, VideoError, VideoOptions, check_video_encoder
 
 OUTPUT_FORMATS = ("same", "png", "jpeg", "webp")
-VIDEO_CODECS = ("libx264", "h264_nvenc")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 
 

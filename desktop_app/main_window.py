@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QToolButton, QVBoxLayout, QWidget,
 )
 
+from core.video import VIDEO_CODECS
 from desktop_app.about_dialog import AboutDialog
 from desktop_app.desktop_notifications import DesktopNotifier
 from desktop_app.app_icon import load_app_icon
@@ -35,7 +36,7 @@ from desktop_app.model_library import ModelLibrary
 from desktop_app.notice_bar import NoticeBar
 from desktop_app.options_panel import OptionsPanel
 from desktop_app.job_inputs import FRAMES, VIDEO
-from desktop_app.job_options import VIDEO_CODECS, usable_video_codecs
+from desktop_app.job_options import usable_video_codecs
 from desktop_app.preview import PreviewController, format_clock
 from desktop_app.queue_controller import RETRY_TILE_SIZE_PX, QueueController
 from desktop_app.settings_store import THEME_CHOICES, AppSettings, SettingsStore

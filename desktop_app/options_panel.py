@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QStyle, QToolButton, QVBoxLayout, QWidget,
 )
 
+from core.cartoonizer import MIN_TILE_PX
 from core.output_names import DEFAULT_NAME_PATTERN, keeps_names_apart, output_stem
 from core.segmenter import bundled_segmenter_path
 
@@ -26,7 +27,6 @@ from desktop_app.model_combo import ModelComboBox, model_card
 FORMAT_CHOICES = (("Same as input", "same"), ("PNG", "png"), ("JPEG", "jpeg"), ("WebP", "webp"))
 CODEC_CHOICES = (("H.264 (libx264, CPU)", "libx264"), ("H.264 (NVENC, NVIDIA GPU)", "h264_nvenc"))
 UNAVAILABLE_SUFFIX = " (not available here)"
-MIN_TILE_PX = 256
 SHORT_DESCRIPTION_CHARS = 110
 NOTE_STYLE = "color: palette(placeholder-text);"
 PROBLEM_STYLE = "color: #b3261e;"

