@@ -27,9 +27,10 @@ from core.animated_image import animation_suffix_for, cartoonize_animation, is_a
 from core.atomic_files import atomic_output, is_partial_file, remove_stale_partials
 from core.cancel import CancelToken, Cancelled
 from core.cartoonizer import Cartoonizer
+from core.failures import FailureKind, failure_kind, failure_message
 from core.frame_sequence import find_frame_sequence, remove_stale_partial_folders
 from core.image_io import (
-    DEFAULT_MAX_PIXELS, OUTPUT_FORMATS, ImageReadError, LoadedImage, downscale_to_max_side, image_is_ours,
+    DEFAULT_MAX_PIXELS, OUTPUT_FORMATS, LoadedImage, downscale_to_max_side, image_is_ours,
     is_image_path, output_format_for, read_image, write_image,
 )
 from core.output_names import (
@@ -37,7 +38,7 @@ from core.output_names import (
 )
 from core.steps import relay
 from core.video import (
-    FrameCount, VideoError, VideoOptions, cartoonize_video, is_video_path, video_destination, video_is_ours,
+    FrameCount, VideoOptions, cartoonize_video, is_video_path, video_destination, video_is_ours,
 )
 
 
@@ -68,6 +69,7 @@ class BatchItem:
     refusal: str | None = None       # why planning already refused it (reported as a failure when run)
     kind: str = "image"              # image | video | frames | other (an entry that is only named)
     skip_reason: str | None = None   # why it is skipped without work (reported as skipped, with this note)
+    refusal_kind: FailureKind = FailureKind.INPUT   # an unusable input, or OUTPUT for a clash of outputs
 
 
 @dataclass
@@ -98,6 +100,7 @@ class ItemResult:
     error: str | None = None
     seconds: float = 0.0
     note: str | None = None          # worth telling even on success, e.g. a stream the output could not hold
+    error_kind: FailureKind | None = None   # what kind of failure `error` is (set when status is failed)
 
 
 @dataclass
@@ -233,7 +236,7 @@ def plan_batch(inputs: Sequence[str | Path], options: BatchOptions) -> BatchPlan
         elif destination in claimed:
             refusal = f"its output {destination} is already the output of {claimed[destination]}"
         claimed.setdefault(destination, source)
-        plan.items.append(BatchItem(source, destination, relative, refusal, kind))
+        plan.items.append(BatchItem(source, destination, relative, refusal, kind, refusal_kind=FailureKind.OUTPUT))
     plan.items.extend(unusable)
     return plan
 
@@ -371,16 +374,17 @@ def run_batch(plan: BatchPlan, cartoonizer: Cartoonizer, options: BatchOptions,
             try:
                 verdict = verdicts.of(item)
                 if verdict is not None:
-                    status, error, note = verdict
+                    status, error, note, kind = verdict
                 elif item.kind == "image":
-                    status, error, note = yield from _process_item(index, item, loading, cartoonizer, options,
-                                                                   cancel, clock)
+                    status, error, note, kind = yield from _process_item(index, item, loading, cartoonizer, options,
+                                                                         cancel, clock)
                 else:
-                    status, error, note = yield from _process_video(index, item, cartoonizer, options, cancel, clock)
+                    status, error, note, kind = yield from _process_video(index, item, cartoonizer, options, cancel,
+                                                                          clock)
             except Cancelled:
                 summary.cancelled = True
                 break
-            result = ItemResult(item, status, error, time.perf_counter() - started, note)
+            result = ItemResult(item, status, error, time.perf_counter() - started, note, kind)
             summary.add(result)
             yield ItemFinished(index, result, clock.progress(index + 1))
         if upcoming is not None:
@@ -389,7 +393,8 @@ def run_batch(plan: BatchPlan, cartoonizer: Cartoonizer, options: BatchOptions,
     yield BatchFinished(summary, clock.progress(len(summary.results)))
 
 
-Verdict = tuple[str, "str | None", "str | None"]   # (status, error, note) of an item decided without work
+# (status, error, note, error kind) of an item
+Verdict = tuple[str, "str | None", "str | None", "FailureKind | None"]
 
 
 class _Verdicts:
@@ -408,15 +413,15 @@ class _Verdicts:
 
     def _decide(self, item: BatchItem) -> Verdict | None:
         if item.refusal is not None:
-            return "failed", item.refusal, None
+            return "failed", item.refusal, None, item.refusal_kind
         if item.skip_reason is not None:
-            return "skipped", None, item.skip_reason
+            return "skipped", None, item.skip_reason, None
         destination = item.destination
         if not (destination.exists() or destination.is_symlink()):
             return None
         if not is_our_output(destination):
-            return "failed", not_ours_message(destination), None
-        return ("skipped", None, None) if self.options.existing == "skip" else None
+            return "failed", not_ours_message(destination), None, FailureKind.OUTPUT
+        return ("skipped", None, None, None) if self.options.existing == "skip" else None
 
 
 def not_ours_message(destination: Path) -> str:
@@ -456,8 +461,8 @@ def _prefetch(reader: ThreadPoolExecutor, items: list[BatchItem], index: int, op
 
 def _process_item(index: int, item: BatchItem, loading: Future | None, cartoonizer: Cartoonizer,
                   options: BatchOptions, cancel: CancelToken,
-                  clock: _Clock) -> Generator[TileProgress, None, tuple[str, str | None, str | None]]:
-    """Yields tile progress, returns (status, error, note); only Cancelled escapes."""
+                  clock: _Clock) -> Generator[TileProgress, None, Verdict]:
+    """Yields tile progress, returns (status, error, note, error kind); only Cancelled escapes."""
     try:
         image: LoadedImage = downscale_to_max_side(loading.result(), options.max_side)
         cartoon = yield from relay(cartoonizer.cartoonize_steps(image.rgb, cancel),
@@ -465,25 +470,24 @@ def _process_item(index: int, item: BatchItem, loading: Future | None, cartooniz
         fmt = output_format_for(item.source, options.output_format, has_alpha=image.alpha is not None)
         destination = item.destination.with_suffix(OUTPUT_FORMATS[fmt])
         if destination != item.destination and destination.exists() and not is_our_output(destination):
-            return "failed", not_ours_message(destination), None   # (a transparent picture becomes PNG, not JPEG)
+            # (a transparent picture becomes PNG, not JPEG)
+            return "failed", not_ours_message(destination), None, FailureKind.OUTPUT
         write_image(destination, cartoon, image.alpha, fmt, options.quality, image.icc_profile)
     except Cancelled:
         raise
-    except ImageReadError as exc:
-        return "failed", str(exc), None
     except Exception as exc:  # one bad file must not stop the batch; the reason goes to the user
-        return "failed", f"{exc.__class__.__name__}: {exc}", None
+        return "failed", failure_message(exc), None, failure_kind(exc)
     if image.pages > 1:
         return "done", None, (f"only the first of its {image.pages} pages was cartoonized: "
-                              f"a {fmt.upper()} file holds one page")
-    return "done", None, None
+                              f"a {fmt.upper()} file holds one page"), None
+    return "done", None, None, None
 
 
 def _process_video(index: int, item: BatchItem, cartoonizer: Cartoonizer, options: BatchOptions,
                    cancel: CancelToken,
-                   clock: _Clock) -> Generator[FrameProgress, None, tuple[str, str | None, str | None]]:
-    """A video, frame folder or animated picture: yields frame progress, returns (status, error, note); only
-    Cancelled escapes."""
+                   clock: _Clock) -> Generator[FrameProgress, None, Verdict]:
+    """A video, frame folder or animated picture: yields frame progress, returns (status, error, note, error kind);
+    only Cancelled escapes."""
     try:
         if item.kind == "animation":
             job = cartoonize_animation(item.source, item.destination, cartoonizer, options.video,
@@ -497,11 +501,9 @@ def _process_video(index: int, item: BatchItem, cartoonizer: Cartoonizer, option
         outcome = yield from relay(job, lambda count: _frame_progress(index, count, clock))
     except Cancelled:
         raise
-    except VideoError as exc:
-        return "failed", str(exc), None
     except Exception as exc:  # one bad video must not stop the batch; the reason goes to the user
-        return "failed", f"{exc.__class__.__name__}: {exc}", None
-    return "done", None, "; ".join(outcome.notes) or None
+        return "failed", failure_message(exc), None, failure_kind(exc)
+    return "done", None, "; ".join(outcome.notes) or None, None
 
 
 def _tile_progress(index: int, tiles: tuple[int, int], clock: _Clock) -> TileProgress:
@@ -521,7 +523,8 @@ def write_report(summary: BatchSummary, path: str | Path) -> Path:
         "cancelled": summary.cancelled, "seconds": round(summary.seconds, 3),
         "files": [
             {"source": str(r.item.source), "output": str(r.item.destination), "kind": r.item.kind,
-             "status": r.status, "error": r.error, "note": r.note, "seconds": round(r.seconds, 3)}
+             "status": r.status, "error": r.error, "error_kind": r.error_kind and r.error_kind.value, "note": r.note,
+             "seconds": round(r.seconds, 3)}
             for r in summary.results
         ],
     }

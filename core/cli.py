@@ -11,19 +11,19 @@ from tqdm import tqdm
 
 from core import __version__
 from core.batch import (
-    BatchFinished, BatchOptions, BatchRequestError, BatchStarted, FrameProgress, ItemFinished, ItemStarted,
-    TileProgress, plan_batch, run_batch, write_report,
+    BatchFinished, BatchOptions, BatchStarted, FrameProgress, ItemFinished, ItemStarted, TileProgress, write_report,
 )
+from core.batch_setup import BatchRequest, BatchSetupError, EngineSettings, NoModelError, prepare_batch
 from core.cancel import CancelToken
-from core.cartoonizer import Cartoonizer
 from core.devices import DeviceError, list_devices, set_cpu_threads
+from core.failures import FailureKind
 from core.image_io import DEFAULT_MAX_PIXELS
 from core.model_file import ModelFileError
-from core.model_registry import default_model_name, import_model, list_broken_models, list_models, load_model
+from core.model_registry import default_model_name, import_model, list_broken_models, list_models
 from core.output_names import DEFAULT_NAME_PATTERN
 from core.region_strength import RegionStrength
 from core.segmenter import SegmenterFileError
-from core.video import VIDEO_CODECS, VideoError, VideoOptions, check_video_encoder, output_is_frame_folder
+from core.video import VIDEO_CODECS, VideoError, VideoOptions
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -188,27 +188,24 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
                          temporal_smoothing=args.temporal_smoothing, batch_frames=args.frame_batch)
     options = BatchOptions(args.output, args.output_format, args.quality, args.existing, args.max_side,
                            args.max_pixels, video, name_pattern=args.name_pattern)
+    engine = EngineSettings(args.model, args.device, args.precision, args.tile, args.strength,
+                            RegionStrength(args.foreground_strength / 100.0, args.background_strength / 100.0))
+    set_cpu_threads(args.threads)
     try:
-        plan = plan_batch(args.inputs, options)  # before the model loads: a wrong request costs nothing
-    except BatchRequestError as exc:
-        parser.error(str(exc))
-    model_name = args.model or default_model_name()
-    if model_name is None:
+        batch = prepare_batch(BatchRequest(tuple(args.inputs), options, engine))
+    except NoModelError:
         print(f"cartoonize: error: {_NO_MODEL_HELP}", file=sys.stderr)
         return EXIT_USAGE
-    set_cpu_threads(args.threads)
-    model = load_model(model_name)
-    regions = RegionStrength(args.foreground_strength / 100.0, args.background_strength / 100.0)
-    cartoonizer = Cartoonizer(model, args.device, args.precision, tile_size=args.tile, strength=args.strength,
-                              region_strength=regions)
-    if any(item.kind != "image" and not output_is_frame_folder(item.kind == "frames", video)
-           for item in plan.runnable):
-        check_video_encoder(video.codec)  # a missing GPU encoder is one clear error, not one failure per video
-    print(f"cartoonize: {len(plan.items)} input(s), model {model.name!r} on {cartoonizer.device} → {args.output}",
-          file=sys.stderr)
+    except BatchSetupError as exc:
+        if exc.kind is FailureKind.REQUEST:
+            parser.error(str(exc))
+        print(f"cartoonize: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"cartoonize: {len(batch.plan.items)} input(s), model {batch.model.name!r} on {batch.cartoonizer.device} "
+          f"→ {args.output}", file=sys.stderr)
     cancel = CancelToken()
     try:
-        summary = _drive(run_batch(plan, cartoonizer, options, cancel), quiet=args.quiet)
+        summary = _drive(batch.run(cancel), quiet=args.quiet)
     except KeyboardInterrupt:
         # the generator is closed by the interrupt; atomic writes mean no partial file was left
         print("cartoonize: interrupted; finished outputs are kept, re-run to resume", file=sys.stderr)

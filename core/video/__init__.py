@@ -11,16 +11,16 @@ from __future__ import annotations
 from core.video.frames import Frame, FrameSink, FrameSource, StreamDescription
 from core.video.job import cartoonize_video, output_is_frame_folder, video_destination
 from core.video.options import (
-    DEFAULT_FRAME_FOLDER_FPS, VIDEO_CODECS, VIDEO_SUFFIXES, FrameCount, VideoError, VideoOptions, VideoOutcome,
-    VideoReadError, VideoWriteError, is_video_path,
+    DEFAULT_FRAME_FOLDER_FPS, VIDEO_CODECS, VIDEO_SUFFIXES, EncoderUnavailable, FrameCount, VideoError, VideoOptions,
+    VideoOutcome, VideoReadError, VideoWriteError, is_video_path,
 )
 from core.video.pipeline import run_frame_pipeline
 from core.video.reader import DecodedFrame, FrameFolderReader, VideoFileReader, video_is_ours
 from core.video.writer import FrameFolderWriter, VideoFileWriter, check_video_encoder
 
 __all__ = [
-    "DEFAULT_FRAME_FOLDER_FPS", "VIDEO_CODECS", "VIDEO_SUFFIXES", "DecodedFrame", "Frame", "FrameCount",
-    "FrameFolderReader", "FrameFolderWriter", "FrameSink", "FrameSource", "StreamDescription", "VideoError",
+    "DEFAULT_FRAME_FOLDER_FPS", "VIDEO_CODECS", "VIDEO_SUFFIXES", "DecodedFrame", "EncoderUnavailable", "Frame",
+    "FrameCount", "FrameFolderReader", "FrameFolderWriter", "FrameSink", "FrameSource", "StreamDescription", "VideoError",
     "VideoFileReader", "VideoFileWriter", "VideoOptions", "VideoOutcome", "VideoReadError", "VideoWriteError",
     "cartoonize_video", "check_video_encoder", "is_video_path", "output_is_frame_folder", "run_frame_pipeline",
     "video_destination", "video_is_ours",

@@ -26,6 +26,10 @@ class VideoWriteError(VideoError):
     """The output cannot be written, e.g. the chosen encoder cannot be opened on this machine."""
 
 
+class EncoderUnavailable(VideoWriteError):
+    """The chosen video encoder cannot be opened on this machine (e.g. NVENC without an NVIDIA GPU)."""
+
+
 @dataclass(frozen=True)
 class VideoOptions:
     """What the user chose for video jobs; shared by CLI and GUI.

@@ -23,7 +23,7 @@ from core.image_io import write_image
 from core.output_marker import OUTPUT_MARKER, carries_marker
 from core.video.frames import Frame, FrameSink, StreamDescription
 from core.video.options import (
-    VIDEO_CODECS, VideoOptions, VideoReadError, VideoWriteError, ffmpeg_reason,
+    VIDEO_CODECS, EncoderUnavailable, VideoOptions, VideoReadError, VideoWriteError, ffmpeg_reason,
 )
 
 OUTPUT_PIX_FMT = "yuv420p"            # what every player opens
@@ -36,7 +36,7 @@ _SWS_MATRIX = {1: "ITU709", 4: "FCC", 5: "ITU601", 6: "SMPTE170M", 7: "SMPTE240M
 def check_video_encoder(codec: str) -> None:
     """Open the encoder once on a tiny frame, so that a missing GPU encoder is reported before a batch starts."""
     if codec not in VIDEO_CODECS:
-        raise VideoWriteError(f"unknown video codec {codec!r}: use one of {', '.join(VIDEO_CODECS)}")
+        raise EncoderUnavailable(f"unknown video codec {codec!r}: use one of {', '.join(VIDEO_CODECS)}")
     try:
         context = av.CodecContext.create(codec, "w")
         context.width, context.height, context.pix_fmt = 256, 256, OUTPUT_PIX_FMT
@@ -44,7 +44,7 @@ def check_video_encoder(codec: str) -> None:
         context.open()
     except (av.FFmpegError, ValueError) as exc:
         hint = " (it needs an NVIDIA GPU, its driver and NVENC)" if codec == "h264_nvenc" else ""
-        raise VideoWriteError(f"the {codec} encoder cannot be opened on this machine{hint}: {exc}") from exc
+        raise EncoderUnavailable(f"the {codec} encoder cannot be opened on this machine{hint}: {exc}") from exc
 
 
 class FrameFolderWriter(FrameSink):
