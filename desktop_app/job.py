@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from core.batch import BatchFinished, BatchStarted, ItemFinished, ItemStarted
+from core.failures import FailureKind
 
 from desktop_app.job_options import JobOptions
 
@@ -68,6 +69,7 @@ class Job:
     failures: list[tuple[str, str]] = field(default_factory=list)
     current_item: str = ""
     detail: str = ""                 # e.g. "frame 120 of 300 at 24.0 fps" while a video runs; not saved
+    device_failure: str = ""         # the first failure of kind "device" (a CPU retry may fix it); not saved
     output_dir_chosen: bool = False  # set per job by the user: option changes no longer move it
     id: int = field(default_factory=lambda: next(_job_ids))
 
@@ -82,7 +84,7 @@ class Job:
         """Forget the last run's outcome; with skip-existing the engine resumes where it stopped."""
         self.progress, self.eta_s, self.error, self.current_item, self.detail = 0.0, None, "", "", ""
         self.counts = ItemCounts(total=self.counts.total)
-        self.failures = []
+        self.failures, self.device_failure = [], ""
 
     # --- persistence --------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -136,6 +138,8 @@ def apply_event(job: Job, event: object) -> None:
         if result.status in ("done", "skipped", "failed"):
             setattr(job.counts, result.status, getattr(job.counts, result.status) + 1)
         if result.status == "failed":
+            if result.error_kind is FailureKind.DEVICE and not job.device_failure:
+                job.device_failure = result.error or "device failure"
             if len(job.failures) < MAX_FAILURES_KEPT:
                 job.failures.append((str(result.item.relative), result.error or "unknown error"))
             job.error = failure_summary(job)

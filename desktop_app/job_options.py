@@ -13,6 +13,7 @@ from typing import Any
 from fractions import Fraction
 
 from core.batch import BatchOptions
+from core.batch_setup import EngineSettings
 from core.output_names import DEFAULT_NAME_PATTERN, NamePatternError, check_name_pattern, keeps_names_apart
 from core.region_strength import RegionStrength
 from core.video import VIDEO_CODECS, VideoError, VideoOptions, check_video_encoder
@@ -66,6 +67,11 @@ class JobOptions:
 
     def region_strength(self) -> RegionStrength:
         return RegionStrength(self.foreground_strength, self.background_strength)
+
+    def engine_settings(self) -> EngineSettings:
+        """How the engine is set up for this job (model, device, precision, tiles, strengths)."""
+        return EngineSettings(self.model, self.device, self.precision, self.tile_size_px, self.strength,
+                              self.region_strength())
 
     def replaced(self, **changes: Any) -> "JobOptions":
         return dataclasses.replace(self, **changes)

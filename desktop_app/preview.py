@@ -23,11 +23,12 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QImage
 
 from core.batch import BatchOptions, BatchRequestError, plan_batch
+from core.batch_setup import BatchSetupError, NoModelError, build_cartoonizer
 from core.cancel import CancelToken, Cancelled
 from core.cartoonizer import Cartoonizer
 from core.image_io import ImageReadError, LoadedImage, downscale_to_max_side, is_image_path, read_image
 from core.model_file import CartoonModel
-from core.model_registry import default_model_name, load_model, resolve_model_path
+from core.model_registry import load_model, resolve_model_path
 from core.output_names import DEFAULT_NAME_PATTERN
 from core.region_strength import ForegroundMasks, load_foreground_masks
 from core.video_frame import read_video_frame
@@ -217,15 +218,15 @@ def render_preview(request: PreviewRequest, cache: _RenderCache, cancel: CancelT
 
 
 def preview_cartoonizer(options: JobOptions, cache: _RenderCache) -> Cartoonizer:
-    """The engine set up as the batch will be for these options (model, device, precision, tiles, strength and
-    region strength, with the segmenter loaded once and kept)."""
-    model_name = options.model or default_model_name()
-    if model_name is None:
-        raise PreviewUnavailable("No model installed: import one to see a preview")
-    regions = options.region_strength()
-    return Cartoonizer(cache.cartoon_model(model_name), options.device, options.precision,
-                       tile_size=options.tile_size_px, strength=options.strength, region_strength=regions,
-                       mask_function=None if regions.is_uniform else cache.foreground_masks())
+    """The engine set up as the batch will be for these options (`core.batch_setup.build_cartoonizer`), with the
+    model and the segmenter loaded once and kept."""
+    engine = options.engine_settings()
+    try:
+        model = cache.cartoon_model(engine.model_name())
+    except NoModelError:
+        raise PreviewUnavailable("No model installed: import one to see a preview") from None
+    masks = None if engine.region_strength.is_uniform else cache.foreground_masks()
+    return build_cartoonizer(engine, model, masks)
 
 
 def _first_readable(pictures: list[Path], index: int, direction: int, cache: _RenderCache,
@@ -270,6 +271,8 @@ class _PreviewRun(QRunnable):
             return
         except PreviewUnavailable as exc:
             self.signals.unavailable.emit(self.request.generation, str(exc))
+        except BatchSetupError as exc:  # the model or device the job would use: its reason, as the job would say
+            self.signals.failed.emit(self.request.generation, str(exc), traceback.format_exc())
         except Exception as exc:  # shown in the preview; the traceback goes to the log
             self.signals.failed.emit(self.request.generation, f"{exc.__class__.__name__}: {exc}",
                                      traceback.format_exc())

@@ -14,6 +14,7 @@ from typing import Iterable
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from core.batch import BatchFinished, ItemFinished, plan_batch
+from core.failures import FailureKind
 
 from desktop_app.batch_worker import BatchRequest, BatchWorker
 from desktop_app.function_worker import run_in_background
@@ -25,15 +26,6 @@ from desktop_app.log_panel import details
 
 log = logging.getLogger("desktop_app.queue")
 RETRY_TILE_SIZE_PX = 512
-_DEVICE_FAILURE_MARKERS = ("out of memory", "cuda", "cudnn", "cublas", "device-side", "mps backend")
-
-
-def looks_like_device_failure(message: str) -> bool:
-    """A GPU problem (out of memory, driver or kernel failure) that retrying on the CPU or in tiles can fix."""
-    lowered = message.lower()
-    return any(marker in lowered for marker in _DEVICE_FAILURE_MARKERS)
-
-
 def job_output_dir(inputs: Iterable[Path], options: JobOptions) -> Path:
     return output_dir_for(inputs, options.output_folder, options.beside_inputs)
 
@@ -291,11 +283,13 @@ class QueueController(QObject):
                      summary.failed, " (cancelled)" if summary.cancelled else "", summary.seconds)
         self.model.job_changed(job_id)
 
-    def _on_errored(self, job_id: int, message: str, trace: str) -> None:
+    def _on_errored(self, job_id: int, message: str, kind: FailureKind, trace: str) -> None:
         job = self.model.job_by_id(job_id)
         log.error("%s could not run: %s", job.title if job else job_id, message, extra=details(trace))
         if job is not None:
             job.status, job.error, job.eta_s, job.current_item = JobStatus.FAILED, message, None, ""
+            if kind is FailureKind.DEVICE:
+                job.device_failure = message
             self.model.job_changed(job_id)
         self.job_errored.emit(job_id, message)
 
@@ -307,11 +301,8 @@ class QueueController(QObject):
             if job.status in ACTIVE_STATUSES:  # the worker stopped without the engine's final event
                 job.status = JobStatus.CANCELLED if worker and worker.cancelled else JobStatus.FAILED
             self.model.job_changed(job_id)
-            if job.status == JobStatus.FAILED and job.options.device != "cpu":
-                reasons = [job.error] + [reason for _, reason in job.failures]
-                device_reason = next((r for r in reasons if r and looks_like_device_failure(r)), None)
-                if device_reason:
-                    self.device_problem.emit(job_id, device_reason)
+            if job.status == JobStatus.FAILED and job.options.device != "cpu" and job.device_failure:
+                self.device_problem.emit(job_id, job.device_failure)   # the engine said it was the device
             self.job_finished.emit(job_id)
         self.running_changed.emit(False)
         self.queue_changed.emit()

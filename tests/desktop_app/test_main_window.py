@@ -147,10 +147,10 @@ def test_main_actions_have_shortcuts_and_fine_tune_is_available(window):
 
 def test_a_gpu_failure_shows_a_notice_whose_button_retries_on_the_cpu(window, make_photo_folder, qtbot,
                                                                         monkeypatch):
-    from desktop_app import batch_worker
+    from core import batch_setup
     from tests.desktop_app.test_queue_controller import _FailingGpuCartoonizer
 
-    monkeypatch.setattr(batch_worker, "Cartoonizer", _FailingGpuCartoonizer)
+    monkeypatch.setattr(batch_setup, "Cartoonizer", _FailingGpuCartoonizer)
     [job] = window.add_paths([make_photo_folder("gpu", count=1)])
     assert job.options.device == "auto"
     window.commands.start_all.trigger()

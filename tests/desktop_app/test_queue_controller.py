@@ -9,14 +9,16 @@ import torch
 from PySide6.QtCore import QElapsedTimer, Qt, QThreadPool, QTimer
 from PySide6.QtTest import QAbstractItemModelTester
 
+from core import batch_setup
 from core.atomic_files import PARTIAL_PREFIX
 from core.batch import BatchFinished, BatchStarted, ItemFinished, TileProgress
-from core.cartoonizer import Cartoonizer
-from desktop_app import batch_worker
+from core.cartoonizer import Cartoonizer, DeviceOutOfMemory
+from core.failures import FailureKind, failure_kind
+from core.image_io import ImageReadError
 from desktop_app.job import JobStatus
 from desktop_app.job_options import JobOptions
 from desktop_app.job_queue_model import JobQueueModel
-from desktop_app.queue_controller import QueueController, looks_like_device_failure
+from desktop_app.queue_controller import QueueController
 from tests.desktop_app.conftest import TINY_MODEL_NAME, outputs_under, wait_for_status, write_photo
 
 CPU = JobOptions(model=TINY_MODEL_NAME, device="cpu")
@@ -204,18 +206,19 @@ class _FailingGpuCartoonizer(Cartoonizer):
 
 
 def test_a_gpu_failure_offers_a_retry_on_the_cpu(queue, make_photo_folder, qtbot, monkeypatch):
-    monkeypatch.setattr(batch_worker, "Cartoonizer", _FailingGpuCartoonizer)
+    monkeypatch.setattr(batch_setup, "Cartoonizer", _FailingGpuCartoonizer)
     folder = make_photo_folder("gpu", count=2)
     [job], _ = queue.add_inputs([folder], CPU.replaced(device="auto"))
     with qtbot.waitSignal(queue.device_problem, timeout=30_000) as problem:
         queue.start_all()
     assert problem.args[0] == job.id and "out of memory" in problem.args[1]
     assert job.status == JobStatus.FAILED and job.counts.failed == 2
+    assert "out of memory" in job.device_failure    # from the items' failure kind, not from their messages
     queue.retry_with(job.id, device="cpu")
     wait_for_status(qtbot, job, [JobStatus.DONE])
     assert job.options.device == "cpu" and len(outputs_under(job.output_dir)) == 2
-    assert looks_like_device_failure("DeviceOutOfMemory: out of memory on cuda:0")
-    assert not looks_like_device_failure("not an image, or an image format this app cannot read")
+    assert failure_kind(DeviceOutOfMemory("out of memory on cuda:0")) is FailureKind.DEVICE
+    assert failure_kind(ImageReadError("not an image, or an image format this app cannot read")) is FailureKind.INPUT
 
 
 def test_the_gui_stays_responsive_while_a_job_runs(queue, make_photo_folder, qtbot):
