@@ -24,13 +24,14 @@ from core.atomic_files import atomic_output
 
 log = logging.getLogger("desktop_app.fine_tune")
 # Measured with bench/bench_fine_tune_estimate.py on the project's shared 2-core x86-64 VM, with one thread
-# (OMP_NUM_THREADS=1) while another training process kept the other core busy: EfficientNet-Lite0 features and the
-# bundled semantic module, batch 4 of 128 px: 2.5 s per step (38 s per image-megapixel), 8.5 s start-up; its
-# estimate after measuring was within 1 % of the 109 s real run of 40 steps. VGG19 was not measured here (its
-# weights cannot be downloaded on that machine): three times EfficientNet-Lite0's figure is a guess from its larger
-# feature network, which is why "rough" is said and Measure speed offered.
-CPU_REFERENCE_S_PER_MEGAPIXEL = {"efficientnet_lite0": 38.0, "vgg19": 115.0}
-CPU_REFERENCE_STARTUP_S = 10.0
+# (OMP_NUM_THREADS=1) while another training process kept the other core busy, with the trainer's fast finetune
+# preset (EfficientNet-Lite0 features, the bundled semantic module every 4th step, batch 4 of 128 px): real runs of
+# 60 steps took 2.0 s per step (30 s per image-megapixel) after 5-8 s of start-up. On that machine the estimate
+# after Measure speed came to 0.66, 0.84 and 0.95 of the real run's time (the speed test's 8 steps vary with the
+# neighbour's load). VGG19 was not measured there (its weights cannot be downloaded): three times EfficientNet-Lite0's
+# figure is a guess from its larger feature network, which is why "rough" is said and Measure speed offered.
+CPU_REFERENCE_S_PER_MEGAPIXEL = {"efficientnet_lite0": 30.0, "vgg19": 90.0}
+CPU_REFERENCE_STARTUP_S = 8.0
 CPU_REFERENCE_THREADS = 1
 DEFAULT_BACKBONE = "efficientnet_lite0"
 SPEED_FILE = "fine-tune-speed.json"
