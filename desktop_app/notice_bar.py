@@ -2,12 +2,15 @@
 a crash) or attention (a job that could not start). Unlike a modal dialog it never stops the queue or the tests."""
 from __future__ import annotations
 
+import html
 from typing import Callable, Sequence
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QTextDocument
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
 
 NoticeAction = tuple[str, Callable[[], None]]
+MAX_NOTICE_CHARS = 240
 _STYLES = {  # light backgrounds with dark text, in the light and the dark theme alike
     "info": ("background: #e8f0fb; border: 1px solid #9bb7e0;", "#17324d"),
     "warning": ("background: #fff4d6; border: 1px solid #e0b64a;", "#4d3a00"),
@@ -37,7 +40,8 @@ class NoticeBar(QFrame):
         frame, text_colour = _STYLES.get(level, _STYLES["info"])
         self.setStyleSheet(f"#notice_bar {{ {frame} border-radius: 6px; }} "
                            f"#notice_bar QLabel {{ color: {text_colour}; }}")
-        self.label.setText(text)
+        self.label.setText(shortened(text))
+        self.label.setToolTip(text if self.label.text() != text else "")
         for label, callback in [*actions, ("Dismiss", lambda: None)]:
             button = QPushButton(label)
             button.clicked.connect(lambda _checked=False, cb=callback: self._run(cb))
@@ -51,3 +55,14 @@ class NoticeBar(QFrame):
     def _run(self, callback: Callable[[], None]) -> None:
         self.hide()
         callback()
+
+
+def shortened(text: str, limit: int = MAX_NOTICE_CHARS) -> str:
+    """A notice short enough for two or three lines, so that the queue under it keeps its room: a long one (an
+    encoder's error, say) becomes its plain text cut at a word with "…"; the tooltip and the log have it whole."""
+    document = QTextDocument()
+    document.setHtml(text)
+    plain = " ".join(document.toPlainText().split())
+    if len(plain) <= limit:
+        return text
+    return html.escape(plain[:limit].rsplit(" ", 1)[0]) + " …"

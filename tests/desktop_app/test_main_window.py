@@ -305,3 +305,13 @@ def test_at_1366x768_the_queue_has_room_and_the_options_fit(window, make_photo_f
         assert index.data(Qt.ItemDataRole.ToolTipRole) == index.data(Qt.ItemDataRole.DisplayRole) or \
             index.data(Qt.ItemDataRole.DisplayRole) in index.data(Qt.ItemDataRole.ToolTipRole)
     assert table.textElideMode() == Qt.TextElideMode.ElideMiddle
+
+
+def test_a_long_notice_is_cut_short_so_the_queue_keeps_its_room(window):
+    reason = "the h264_nvenc encoder cannot be opened on this machine: " + "driver details " * 60
+    window.notice_bar.show_notice(f"<b>clip.mp4</b> could not run: {reason}", level="error")
+    label = window.notice_bar.label
+    assert label.text().endswith(" …") and len(label.text()) < 300
+    assert reason.strip() in label.toolTip()
+    window.notice_bar.show_notice("<b>short</b> and sweet")
+    assert window.notice_bar.label.text() == "<b>short</b> and sweet" and not window.notice_bar.label.toolTip()
