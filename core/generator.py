@@ -38,13 +38,13 @@ class GeneratorConfig:
 
 
 def _conv(c_in: int, c_out: int, kernel: int, stride: int = 1, tf_compatible: bool = False) -> nn.Conv2d:
-    """A conv with 'same' output size; TF-compatible stride-2 convs get their padding in `_TFStrideConv`."""
+    """A conv with 'same' output size; TF-compatible stride-2 convs get their padding in `TFStrideConv`."""
     if stride == 2 and tf_compatible:
-        return _TFStrideConv(c_in, c_out, kernel)
+        return TFStrideConv(c_in, c_out, kernel)
     return nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=kernel // 2)
 
 
-class _TFStrideConv(nn.Conv2d):
+class TFStrideConv(nn.Conv2d):
     """Stride-2 conv with TF 'SAME' padding for even sizes: nothing left/top, the rest right/bottom."""
 
     def __init__(self, c_in: int, c_out: int, kernel: int):

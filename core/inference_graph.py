@@ -18,7 +18,7 @@ import sys
 import torch
 from torch import nn
 
-from core.generator import LEAKY_SLOPE, UNetGenerator, _TFStrideConv
+from core.generator import LEAKY_SLOPE, TFStrideConv, UNetGenerator
 
 _M_TRIM_THRESHOLD = -1  # from glibc's malloc.h
 _M_MMAP_THRESHOLD = -3
@@ -52,7 +52,7 @@ def keep_freed_memory(largest_reused_block: int = 1 << 30) -> bool:
 
 
 def _conv_arguments(conv: nn.Conv2d, x: torch.Tensor) -> tuple:
-    if isinstance(conv, _TFStrideConv):
+    if isinstance(conv, TFStrideConv):
         x = conv.pad_input(x)
     return x, conv.weight, conv.bias, list(conv.padding), list(conv.stride), list(conv.dilation), conv.groups
 

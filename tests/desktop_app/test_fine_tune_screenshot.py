@@ -23,6 +23,7 @@ pytestmark = pytest.mark.skipif(shutil.which("Xvfb") is None,
                                 reason="Xvfb is not on PATH (apt-get install xvfb) — no X server for the screenshot")
 
 
+@pytest.mark.slow  # the wizard in a subprocess under Xvfb
 def test_fine_tune_wizard_screenshot_mid_run(x_display, tmp_path):  # noqa: F811
     out = tmp_path / "fine-tune-wizard.png"
     env = {**os.environ, "QT_QPA_PLATFORM": "xcb", "DISPLAY": x_display,

@@ -44,6 +44,7 @@ def x_display():
         server.wait(timeout=10)
 
 
+@pytest.mark.slow  # the app in a subprocess under Xvfb
 def test_main_window_screenshots_with_a_finished_job_and_a_video(x_display, tmp_path):
     out = tmp_path / "shots"
     env = {**os.environ, "QT_QPA_PLATFORM": "xcb", "DISPLAY": x_display,

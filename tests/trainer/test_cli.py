@@ -98,6 +98,7 @@ def test_bundled_presets_are_valid_configs():
     assert load_config(resolve_config_file("finetune")).pretrain_steps == 0
 
 
+@pytest.mark.slow  # the CLI in two subprocesses, interrupted and resumed
 def test_sigint_saves_a_checkpoint_and_resume_finishes(tmp_path, tiny_toml):
     """Ctrl-C after the first log line: the step finishes, a checkpoint is written, the exit code is 130."""
     command = [sys.executable, "-m", "trainer", "pretrain", "--config", str(tiny_toml), "pretrain_steps=100000"]

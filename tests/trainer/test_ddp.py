@@ -17,6 +17,7 @@ from trainer.checkpoint import list_checkpoints, load_checkpoint
 TORCHRUN = Path(sys.executable).with_name("torchrun")
 
 
+@pytest.mark.slow  # two torchrun processes
 @pytest.mark.skipif(not TORCHRUN.exists() and shutil.which("torchrun") is None, reason="torchrun not installed")
 def test_two_gloo_processes_train_and_only_rank_0_writes(tmp_path, training_folders, random_segmenter_file):
     photos, cartoons = training_folders
