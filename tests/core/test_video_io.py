@@ -41,14 +41,14 @@ def run_job(source: Path, destination: Path, cartoonizer: Cartoonizer, cancel_af
             **options) -> tuple[list[FrameCount], object]:
     cancel = CancelToken()
     counts = []
-    job = cartoonize_video(source, destination, cartoonizer, VideoOptions(**options), cancel=cancel)
-    while True:
-        try:
-            counts.append(next(job))
-        except StopIteration as finished:
-            return counts, finished.value
-        if cancel_after is not None and counts[-1].done >= cancel_after:
+
+    def count(frames: FrameCount) -> None:
+        counts.append(frames)
+        if cancel_after is not None and frames.done >= cancel_after:
             cancel.cancel()
+
+    outcome = drain(cartoonize_video(source, destination, cartoonizer, VideoOptions(**options), cancel=cancel), count)
+    return counts, outcome
 
 
 def leftovers(folder: Path) -> list[str]:
