@@ -1,7 +1,7 @@
 """What the user chose for a job (model, device, output and video settings), as plain data the GUI edits, the
 queue stores with each job and the settings file persists. Qt-free; it maps onto the engine's own options.
 
-The video settings reach the engine where it takes them (`BatchOptions.video`, from `core.video_io`); on a build
+The video settings reach the engine where it takes them (`BatchOptions.video`, from `core.video`); on a build
 without them they are kept and saved, and the options panel shows them disabled."""
 from __future__ import annotations
 
