@@ -79,5 +79,12 @@ def test_the_private_import_check_sees_what_it_should(tmp_path):
     assert _private_imports(sample) == {("core.generator", "_hidden"), ("core._impl", "_impl")}
 
 
+def test_only_the_video_package_imports_pyav():
+    importers = sorted(path.relative_to(ROOT).as_posix() for package in PACKAGES
+                       for path in (ROOT / package).rglob("*.py")
+                       if any(name.split(".")[0] == "av" for name in _imported_modules(path)))
+    assert importers and all(path.startswith("core/video/") for path in importers), importers
+
+
 def test_resources_hold_no_code():
     assert not list((ROOT / "resources").rglob("*.py"))

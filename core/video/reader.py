@@ -184,7 +184,8 @@ class VideoFileReader(FrameSource):
 
     # --- analysis and previews -------------------------------------------------------------------------------
     def decoded_frames(self) -> Iterator[DecodedFrame]:
-        """Every frame with a timestamp, in decode order, timed from the stream's start (or its first frame).
+        """Every frame with a timestamp, as the decoder hands them out (in presentation order), timed from the
+        stream's start (or its first frame).
         Decoding stops with VideoReadError at corrupt data; the frames before it have been yielded."""
         origin: int | None = self.stream.start_time
         last_time_s = 0.0
