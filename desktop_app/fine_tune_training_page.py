@@ -18,8 +18,8 @@ from PySide6.QtWidgets import (
 )
 
 from trainer.checkpoint import list_checkpoints
+from trainer.export import export_checkpoint
 
-from desktop_app.fine_tune_checkpoint_export import export_latest_checkpoint
 from desktop_app.fine_tune_estimate import SpeedRecords, format_duration, mean_step_seconds, speed_from_steps
 from desktop_app.fine_tune_plan import resume_command, trainer_arguments
 from desktop_app.fine_tune_process import Outcome, RunResult, TrainingProcess
@@ -186,7 +186,7 @@ class TrainingPage(QWizardPage):
             return
         self.exporting = True
         self._set_status(self.status_label.text().split("\n")[0] + "\nMaking a model of the last checkpoint…")
-        run_in_background(export_latest_checkpoint, self.session.run_dir, on_returned=self._on_exported,
+        run_in_background(export_checkpoint, self.session.run_dir, on_returned=self._on_exported,
                           on_errored=self._on_export_failed)
         self._update_buttons()
 

@@ -231,7 +231,7 @@ def test_the_training_page_follows_stop_and_resume_to_a_named_model(qtbot, make_
     stopped_model = wizard.session.model_path
     assert stopped_model.name == "run-step2.safetensors"
     from core.model_registry import load_model
-    assert "stopped at step 2 of" in load_model(stopped_model).metadata.description
+    assert "for 2 steps" in load_model(stopped_model).metadata.description   # trainer.export's model card
     assert page.resume_button.text() == "Resume" and page.resume_button.isEnabled()
     page.resume_button.click()
     qtbot.waitUntil(lambda: page.isComplete(), timeout=20_000)
