@@ -14,12 +14,7 @@ FORBIDDEN = {
 }
 PACKAGES = ("core", "trainer", "desktop_app")
 # (importing file, module, private name) still imported across modules, each with its reason; keep this short
-PRIVATE_IMPORTS_ALLOWED = {
-    # trainer.loop's export filter (guided-filter radius and eps of a run's base model) is shared with
-    # trainer.export while the trainer's seams are reworked (issue 13, items 2 and 3, in trainer/): make it public
-    # there and drop this entry
-    ("trainer/export.py", "trainer.loop", "_export_filter"),
-}
+PRIVATE_IMPORTS_ALLOWED: set[tuple[str, str, str]] = set()
 
 
 def _imported_modules(path: Path) -> set[str]:

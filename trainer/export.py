@@ -23,7 +23,7 @@ def checkpoint_model_path(run_dir: str | Path, step: int) -> Path:
 def export_checkpoint(checkpoint: str | Path, model_path: str | Path | None = None) -> tuple[Path, int]:
     """Write checkpoint `checkpoint` (a file, or a run folder: its newest) as an fp16 engine model file; returns the
     file and the checkpoint's step. CheckpointError when there is none or it does not fit its own config."""
-    from trainer.loop import _export_filter, build_generator, export_metadata, loss_weights
+    from trainer.loop import build_generator, export_metadata, inference_filter, loss_weights
 
     path = Path(checkpoint)
     if path.is_dir():
@@ -48,6 +48,6 @@ def export_checkpoint(checkpoint: str | Path, model_path: str | Path | None = No
                 "weights": str(cfg.backbone_weights) if cfg.backbone_weights else None}
     segmenter = {"path": str(cfg.segmenter_path)} if cfg.segmenter_path is not None else None
     metadata = export_metadata(cfg, base, generator, loss_weights(cfg, None), data, list(state["metrics"]), step,
-                               backbone, segmenter, _export_filter(base))
+                               backbone, segmenter, inference_filter(base))
     destination = Path(model_path) if model_path is not None else checkpoint_model_path(run_dir, step)
     return save_model(destination, generator, metadata, half=True), step

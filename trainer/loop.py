@@ -185,7 +185,7 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None, *, emit: EventSin
             train_texture = DistributedDataParallel(texture_disc, device_ids=device_ids)
 
         sample_photos = fixed_sample_photos(photos, cfg.seed).to(device) if is_main else None
-        export_filter = _export_filter(base)
+        export_filter = inference_filter(base)
         images_per_step = cfg.batch_size * world_size
         emit({"event": "start", "run_dir": str(run_dir), "step": step, "total_steps": total_steps,
               "pretrain_steps": cfg.pretrain_steps, "warm_start_steps": cfg.warm_start_steps,
@@ -516,7 +516,7 @@ def fixed_sample_photos(photos: TrainingBatches, seed: int, count: int = SAMPLE_
     return torch.stack([photos.dataset[SampleKey(index, seed)]["image"] for index in indices])
 
 
-def _export_filter(base: CartoonModel | None) -> tuple[int, float]:
+def inference_filter(base: CartoonModel | None) -> tuple[int, float]:
     """The inference guided filter of the exported model: the base model's, else the engine's default."""
     metadata = base.metadata if base is not None else ModelMetadata(display_name="")
     return metadata.guided_filter_radius, metadata.guided_filter_eps
