@@ -18,4 +18,6 @@ compgen -G "$run/checkpoints/step_*.pt" >/dev/null && resume=(--resume)
 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 nohup .venv/bin/cartoonize-train train --config bench/campaign/cpu.toml \
   "${resume[@]}" photos_dir="$split/train/photos" cartoons_dir="$split/train/cartoons" run_dir="$run" "$@" \
   >>"$run/train.log" 2>>"$run/train.err" &
-echo "campaign run in $run (pid $!, ${resume[*]:-fresh start})"
+echo $! >"$run/train.pid"
+echo "campaign run in $run (pid $!, ${resume[*]:-fresh start}); stop it with: kill -TERM \$(cat $run/train.pid)"
+# (only that pid: its DataLoader worker shares its command line, and killing the worker loses the step's checkpoint)
