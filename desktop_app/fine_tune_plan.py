@@ -8,9 +8,7 @@ whole resolved config, so a run can be resumed from a terminal with the command 
 """
 from __future__ import annotations
 
-import importlib.resources
 import functools
-import json
 import math
 import os
 import shlex
@@ -19,9 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.atomic_files import atomic_output
 from core.model_registry import bundled_models_dir, user_data_dir
-from trainer.config import TrainConfig, load_config
+from trainer.config import TrainConfig, load_config, resolve_config_file, write_config_toml
 
 PRESET = "finetune"
 CONFIG_FILE_NAME = "fine-tune.toml"
@@ -114,11 +111,9 @@ def _steps_presets() -> tuple[StepsPreset, ...]:
             StepsPreset("thorough", "Thorough", standard * 3, "finer detail, closer to your cartoons"))
 
 
-
 def preset_file() -> Path:
-    """trainer/configs/finetune.toml, where trainer.cli.resolve_config_file finds presets (that module imports the
-    whole training loop, which the GUI does not need: the trainer runs in its own process)."""
-    return Path(str(importlib.resources.files("trainer") / "configs" / f"{PRESET}.toml"))
+    """trainer/configs/finetune.toml, found as the trainer finds its presets."""
+    return resolve_config_file(PRESET)
 
 
 def new_run_dir(now: float | None = None) -> Path:
@@ -133,16 +128,10 @@ def new_run_dir(now: float | None = None) -> Path:
 
 
 def write_config(cfg: TrainConfig, run_dir: Path) -> Path:
-    """The whole config as TOML in the run folder (atomic); `load_config` of it gives `cfg` back."""
-    lines = [f"# Written by the Cartoonizer fine-tuning wizard; resume with:\n# {resume_command(run_dir)}"]
-    for key, value in cfg.to_dict().items():
-        if value is not None:  # every optional field defaults to None
-            lines.append(f"{key} = {_toml_value(value)}")
-    path = run_dir / CONFIG_FILE_NAME
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_output(path) as temp:
-        temp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    """The whole config as TOML in the run folder (atomic, the trainer's one writer); `load_config` of it gives
+    `cfg` back."""
+    comment = f"Written by the Cartoonizer fine-tuning wizard; resume with:\n{resume_command(run_dir)}"
+    return write_config_toml(cfg, run_dir / CONFIG_FILE_NAME, comment)
 
 
 def trainer_arguments(config_file: Path, resume: bool = False) -> list[str]:
@@ -168,21 +157,6 @@ def vgg19_weights_cached() -> bool:
 
     name = VGG19_Weights.IMAGENET1K_V1.url.rsplit("/", 1)[-1]
     return (Path(torch.hub.get_dir()) / "checkpoints" / name).is_file()
-
-
-def _toml_value(value: Any) -> str:
-    """TOML for the plain values of TrainConfig.to_dict(): JSON strings are TOML basic strings."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{json.dumps(str(k))} = {_toml_value(v)}" for k, v in value.items()) + "}"
-    raise TypeError(f"no TOML for {type(value).__name__}")
 
 
 STEPS_PRESETS = _steps_presets()

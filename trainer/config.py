@@ -206,10 +206,12 @@ def apply_overrides(config: Config, overrides: Sequence[str]) -> Config:
     return config_from_dict(cls, data)
 
 
-def write_config_toml(config: Any, path: str | Path) -> Path:
-    """The whole config as a TOML file, written atomically; `load_config(path, cls=type(config))` gives it back.
-    Optional fields that are None are left out (TOML has no null; absent means the default, which is None)."""
-    lines = [f"{key} = {_toml_value(value)}" for key, value in config_to_dict(config).items() if value is not None]
+def write_config_toml(config: Any, path: str | Path, comment: str = "") -> Path:
+    """The whole config as a TOML file (after `comment` as # lines), written atomically; `load_config(path,
+    cls=type(config))` gives it back. Optional fields that are None are left out (TOML has no null; absent means
+    the default, which is None)."""
+    lines = [f"# {line}".rstrip() for line in comment.splitlines()]
+    lines += [f"{key} = {_toml_value(value)}" for key, value in config_to_dict(config).items() if value is not None]
     path = Path(path)
     with atomic_output(path) as temp:
         temp.write_text("\n".join(lines) + "\n", encoding="utf-8")
