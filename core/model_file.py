@@ -7,7 +7,6 @@ through `torch.load(weights_only=True)`.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from safetensors.torch import load_file, safe_open, save_file
 
 from core.atomic_files import atomic_output
 from core.generator import GeneratorConfig, UNetGenerator
-from core.strict_load import check_format, load_weights_strictly
+from core.strict_load import format_json, load_weights_strictly, parse_format_json
 
 FORMAT_NAME = "cartoonizer-generator"
 FORMAT_VERSION = 1
@@ -54,22 +53,12 @@ class ModelMetadata:
     provenance: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
-        data = asdict(self)
-        data["format"] = FORMAT_NAME
-        data["format_version"] = FORMAT_VERSION
-        return json.dumps(data, sort_keys=True)
+        return format_json(asdict(self), FORMAT_NAME, FORMAT_VERSION)
 
     @classmethod
     def from_json(cls, text: str) -> "ModelMetadata":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ModelFileError(f"its metadata is not JSON ({exc})") from exc
-        check_format(data, FORMAT_NAME, FORMAT_VERSION, "cartoonizer generator file", ModelFileError)
-        del data["format"], data["format_version"]
-        unknown = set(data) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ModelFileError(f"unknown metadata keys in model file: {sorted(unknown)}")
+        data = parse_format_json(text, FORMAT_NAME, FORMAT_VERSION, "cartoonizer generator file", ModelFileError,
+                                 cls.__dataclass_fields__)
         architecture = data.get("architecture", "UNetGenerator")
         if architecture not in ARCHITECTURES:
             raise ModelFileError(f"unknown architecture {architecture!r} in its metadata "

@@ -10,7 +10,6 @@ being the rest). At least two regions are required.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from torch import nn
 
 from core.model_file import ModelFileError, read_metadata_json
 from core.resource_paths import resources_dir
-from core.strict_load import check_format, load_weights_strictly
+from core.strict_load import format_json, load_weights_strictly, parse_format_json
 
 FORMAT_NAME = "cartoonizer-segmenter"
 FORMAT_VERSION = 1
@@ -84,22 +83,12 @@ class SegmenterMetadata:
             raise ValueError(f"unknown channel order {self.convention.channel_order!r}")
 
     def to_json(self) -> str:
-        data = asdict(self)
-        data["format"] = FORMAT_NAME
-        data["format_version"] = FORMAT_VERSION
-        return json.dumps(data, sort_keys=True)
+        return format_json(asdict(self), FORMAT_NAME, FORMAT_VERSION)
 
     @classmethod
     def from_json(cls, text: str) -> "SegmenterMetadata":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SegmenterFileError(f"segmenter metadata is not JSON ({exc})") from exc
-        check_format(data, FORMAT_NAME, FORMAT_VERSION, "cartoonizer segmenter file", SegmenterFileError)
-        del data["format"], data["format_version"]
-        unknown = set(data) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise SegmenterFileError(f"unknown metadata keys in segmenter file: {sorted(unknown)}")
+        data = parse_format_json(text, FORMAT_NAME, FORMAT_VERSION, "cartoonizer segmenter file", SegmenterFileError,
+                                 cls.__dataclass_fields__)
         try:
             convention = dict(data.get("convention", {}))
             for key in ("mean", "std"):

@@ -4,7 +4,8 @@ network, by name and shape. Failures are one short reason a person reads, raised
 nothing is ever loaded with `strict=False`."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+import json
+from typing import Any, Iterable, Mapping
 
 import torch
 from torch import nn
@@ -19,6 +20,27 @@ def check_format(data: Any, name: str, version: int, what: str, error: type[Exce
     found = data.get("format_version")
     if found != version:
         raise error(f"{prefix}{what} format version {found} is not supported (this build reads {version})")
+
+
+def format_json(fields: Mapping[str, Any], name: str, version: int) -> str:
+    """A metadata dict as the JSON our files carry: the fields plus the format marker and version."""
+    return json.dumps({**fields, "format": name, "format_version": version}, sort_keys=True)
+
+
+def parse_format_json(text: str, name: str, version: int, what: str, error: type[Exception],
+                      field_names: Iterable[str]) -> dict[str, Any]:
+    """The fields of `format_json` text, after checking the marker, the version and that every key is one of
+    `field_names`; `error` says what is wrong, naming `what` the file should have been."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise error(f"{what} metadata is not JSON ({exc})") from exc
+    check_format(data, name, version, what, error)
+    fields = {key: value for key, value in data.items() if key not in ("format", "format_version")}
+    unknown = sorted(set(fields) - set(field_names))
+    if unknown:
+        raise error(f"unknown metadata keys in {what}: {unknown}")
+    return fields
 
 
 def weights_mismatch(expected: Mapping[str, torch.Tensor], state: Mapping[str, torch.Tensor]) -> str | None:
