@@ -200,7 +200,7 @@ def make_cartoon_targets(photos_dir: str | Path, cache_dir: str | Path, recipe: 
     `cache_dir` belongs to one recipe: its recipe.json must match, or this refuses (a ValueError) rather than mix
     targets of two recipes. Unreadable photos are counted as failed and left out; the training data skips them too.
     """
-    from trainer.data import find_images  # data imports nothing from here; kept local to keep the module light
+    from trainer.data import find_images  # local: trainer.data imports this module
 
     photos_dir, cache_dir = Path(photos_dir), Path(cache_dir)
     _claim_cache(cache_dir, recipe)

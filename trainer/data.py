@@ -26,6 +26,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from core.atomic_files import is_partial_file
 from core.image_io import ImageReadError, read_image
+from trainer.cartoon_target import target_path
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +72,8 @@ def match_masks(images: list[Path], image_root: Path, mask_root: Path) -> list[P
 # --- decoding and cropping ------------------------------------------------------------------------------------------
 def random_crop(rgb: torch.Tensor, mask: torch.Tensor | None, crop_size: int,
                 rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """A crop_size² window of (3, H, W) float32 [0, 1] `rgb` (and of its (1, h, w) float32 [0, 1] `mask`, at any
-    resolution), flipped left-right half of the time. Pictures whose shorter side is below crop_size are enlarged
+    """A crop_size² window of (C, H, W) float32 [0, 1] `rgb` (a photo, or a photo stacked with its target) and of
+    its (1, h, w) float32 [0, 1] `mask` (at any resolution), flipped left-right half of the time. Pictures whose shorter side is below crop_size are enlarged
     first (bicubic); the mask is resized (bilinear, antialiased when shrinking) to the picture before cropping.
 
     Torch, not OpenCV, resizes here: this runs in forked DataLoader workers, where OpenCV's thread pool inherited
@@ -140,8 +141,6 @@ class ImageCropDataset(Dataset):
             self.masks = [mask for _image, mask in kept]
         self.targets: list[Path] | None = None
         if target_folder is not None:
-            from trainer.cartoon_target import target_path
-
             keep = [target_path(Path(target_folder), self.folder, image).is_file() for image in images]
             if not any(keep):
                 raise FileNotFoundError(f"none of the {len(images)} images under {self.folder} has a cartoon target "
