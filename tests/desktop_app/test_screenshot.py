@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from core.model_registry import default_model_name
+
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[1]
 README_SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
@@ -57,7 +59,7 @@ def test_main_window_screenshots_with_a_finished_job_and_a_video(x_display, tmp_
         pytest.fail("Qt's xcb plugin cannot load; install its X libraries (see this module's docstring):\n"
                     + result.stderr[-3000:])
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "on xcb with cartoon-v0" in result.stdout   # the bundled model, not a demo filter
+    assert f"on xcb with {default_model_name()}" in result.stdout   # the bundled model, not a demo filter
     for name in ("main-window.png", "video-preview.png"):
         with Image.open(out / name) as image:
             assert image.size == (1366, 768)
