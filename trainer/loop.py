@@ -196,7 +196,8 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None, *, emit: EventSin
 
         # --- the loop ---------------------------------------------------------------------------------------------
         stop = StopRequest(cancel)
-        running: dict[str, torch.Tensor] = {}
+        running: dict[str, torch.Tensor] = {}  # sum of each loss over the steps that computed it
+        counted: dict[str, int] = {}  # how many steps computed it (the semantic term: every segmenter_every-th)
         interval_steps, interval_start, paused_s = 0, time.perf_counter(), 0.0
         with stop.handling_signals():  # before the first batch: DataLoader workers fork inside
             while step < total_steps:
@@ -273,18 +274,19 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None, *, emit: EventSin
                 interval_steps += 1
                 for name, value in losses.items():
                     running[name] = running.get(name, 0.0) + value.detach().float()
+                    counted[name] = counted.get(name, 0) + 1
 
                 # log
                 if step % cfg.log_every == 0 or step == total_steps:
                     elapsed_s = max(time.perf_counter() - interval_start - paused_s, 1e-9)
                     seconds_per_step = elapsed_s / interval_steps
                     record = {"step": step, "phase": phase,
-                              **{name: float(value / interval_steps) for name, value in running.items()},
+                              **{name: float(value / counted[name]) for name, value in running.items()},
                               "images_per_s": round(images_per_step / seconds_per_step, 3),
                               "eta_s": round(seconds_per_step * (total_steps - step), 1)}
                     history.append(record)
                     emit({"event": "log", **record})
-                    running, interval_steps, interval_start, paused_s = {}, 0, time.perf_counter(), 0.0
+                    running, counted, interval_steps, interval_start, paused_s = {}, {}, 0, time.perf_counter(), 0.0
                     if not all(math.isfinite(value) for value in record.values() if isinstance(value, float)):
                         raise FloatingPointError(f"step {step}: a loss is not finite ({record}); lower lr, or "
                                                  "use precision=fp32")
