@@ -178,7 +178,7 @@ class DataPage(QWizardPage):
         if scan is None or not scan.videos or self._worker is not None:
             return
         worker = KeyframeWorker(scan, self.session.prepared_cartoons_dir)
-        worker.signals.progress.connect(self._extract_progress)
+        worker.signals.yielded.connect(self._extract_progress)
         worker.signals.returned.connect(lambda prepared: self._extracted(worker, prepared))
         worker.signals.errored.connect(lambda message, trace: self._extract_failed(worker, message, trace))
         worker.signals.cancelled.connect(lambda: log.info("key-frame extraction cancelled"))

@@ -11,20 +11,17 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 import time
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QImage
 
 from core.batch import BatchOptions, BatchRequestError, plan_batch
 from core.batch_setup import BatchSetupError, NoModelError, build_cartoonizer
-from core.cancel import CancelToken, Cancelled
+from core.cancel import CancelToken
 from core.cartoonizer import Cartoonizer
 from core.image_io import ImageReadError, LoadedImage, downscale_to_max_side, is_image_path, read_image
 from core.model_file import CartoonModel
@@ -34,6 +31,7 @@ from core.region_strength import ForegroundMasks, load_foreground_masks
 from core.video_frame import read_video_frame
 from core.video import DEFAULT_FRAME_FOLDER_FPS, VideoReadError
 
+from desktop_app.generator_worker import GeneratorWorker
 from desktop_app.job import Job
 from desktop_app.job_inputs import FRAMES, VIDEO, find_frame_sequence
 from desktop_app.job_options import JobOptions
@@ -250,34 +248,16 @@ def _to_qimage(rgb: np.ndarray) -> QImage:
     return QImage(pixels.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
 
 
-class _PreviewSignals(QObject):
-    rendered = Signal(object)          # PreviewResult
-    unavailable = Signal(int, str)     # generation, message
-    failed = Signal(int, str, str)     # generation, message, traceback
+class _PreviewRun(GeneratorWorker):
+    """One render on the preview's pool; a newer request cancels its token, before or while it runs."""
 
+    def __init__(self, request: PreviewRequest, cache: _RenderCache, cancel: CancelToken):
+        super().__init__(lambda: render_preview(request, cache, cancel), cancel)
 
-class _PreviewRun(QRunnable):
-    def __init__(self, request: PreviewRequest, cache: _RenderCache, cancel: CancelToken,
-                 latest: Callable[[], int], signals: _PreviewSignals):
-        super().__init__()
-        self.request, self.cache, self.cancel, self.latest, self.signals = request, cache, cancel, latest, signals
-
-    def run(self) -> None:
-        if self.request.generation != self.latest():
-            return  # superseded while it waited
-        try:
-            result = render_preview(self.request, self.cache, self.cancel)
-        except Cancelled:
-            return
-        except PreviewUnavailable as exc:
-            self.signals.unavailable.emit(self.request.generation, str(exc))
-        except BatchSetupError as exc:  # the model or device the job would use: its reason, as the job would say
-            self.signals.failed.emit(self.request.generation, str(exc), traceback.format_exc())
-        except Exception as exc:  # shown in the preview; the traceback goes to the log
-            self.signals.failed.emit(self.request.generation, f"{exc.__class__.__name__}: {exc}",
-                                     traceback.format_exc())
-        else:
-            self.signals.rendered.emit(result)
+    def describe_failure(self, exc: Exception) -> str:
+        if isinstance(exc, (PreviewUnavailable, BatchSetupError)):  # BatchSetupError: as the job would say it
+            return str(exc)
+        return f"{exc.__class__.__name__}: {exc}"
 
 
 class PreviewController(QObject):
@@ -292,12 +272,8 @@ class PreviewController(QObject):
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)
         self._cache = _RenderCache()
-        self._signals = _PreviewSignals(self)
-        self._signals.rendered.connect(self._on_rendered)
-        self._signals.unavailable.connect(self._on_unavailable)
-        self._signals.failed.connect(self._on_failed)
+        self._run: _PreviewRun | None = None   # the newest request's render; others' results are dropped
         self._generation = 0
-        self._lock = threading.Lock()
         self._cancel = CancelToken()
         self._pending: tuple[Job | None, JobOptions] | None = None
         self._shown: tuple[Job | None, JobOptions] = (None, JobOptions())
@@ -366,44 +342,45 @@ class PreviewController(QObject):
         self._cancel.cancel()
         return self._pool.waitForDone(timeout_ms)
 
-    def _latest(self) -> int:
-        with self._lock:
-            return self._generation
+    def _from_newest_run(self) -> bool:
+        """Whether the signal being delivered comes from the newest request's render (not a superseded one)."""
+        return self._run is not None and self.sender() is self._run.signals
 
     def _submit(self) -> None:
         if self._pending is None:
             return
         job, options = self._pending
         self._pending = None
-        self._cancel.cancel()  # the render in progress (if any) stops at its next tile
-        with self._lock:
-            self._generation += 1
-            generation = self._generation
+        self._cancel.cancel()  # the render in progress (if any) stops at its next tile; a queued one never starts
+        self._generation += 1
+        self._run = None
         if job is None:
             self.last_result = None
             self.message.emit("Select a job to preview it", False)
             return
         self._cancel = CancelToken()
-        request = PreviewRequest(generation, tuple(job.inputs), job.kind, job.output_dir, options,
+        request = PreviewRequest(self._generation, tuple(job.inputs), job.kind, job.output_dir, options,
                                  self._picture_index, self._direction, self._position)
         self.message.emit("Rendering preview…", self._keep_pictures)
-        self._pool.start(_PreviewRun(request, self._cache, self._cancel, self._latest, self._signals))
+        self._run = _PreviewRun(request, self._cache, self._cancel)
+        self._run.signals.returned.connect(self._on_rendered)
+        self._run.signals.errored.connect(self._on_failed)
+        self._run.start(self._pool)
 
     def _on_rendered(self, result: PreviewResult) -> None:
-        if result.generation != self._latest():
+        if not self._from_newest_run():
             return
         self.last_result = result
         self._picture_index = result.picture_index
         self._keep_pictures = True
         self.rendered.emit(result.before, result.after, result.caption())
 
-    def _on_unavailable(self, generation: int, text: str) -> None:
-        if generation == self._latest():
+    def _on_failed(self, text: str, trace: str, exc: Exception) -> None:
+        if isinstance(exc, PreviewUnavailable):
+            text_shown = text
+        else:
+            log.error("preview failed: %s", text, extra=details(trace))
+            text_shown = f"Preview failed: {text}"
+        if self._from_newest_run():
             self._keep_pictures = False
-            self.message.emit(text, False)
-
-    def _on_failed(self, generation: int, text: str, trace: str) -> None:
-        log.error("preview failed: %s", text, extra=details(trace))
-        if generation == self._latest():
-            self._keep_pictures = False
-            self.message.emit(f"Preview failed: {text}", False)
+            self.message.emit(text_shown, False)

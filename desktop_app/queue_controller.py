@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, QThreadPool, Signal
 from core.batch import BatchFinished, ItemFinished, plan_batch
 from core.failures import FailureKind
 
-from desktop_app.batch_worker import BatchRequest, BatchWorker
+from desktop_app.batch_worker import BatchRequest, BatchWorker, batch_failure_kind
 from desktop_app.function_worker import run_in_background
 from desktop_app.job import ACTIVE_STATUSES, FINISHED_STATUSES, START_ALL_STATUSES, Job, JobStatus, apply_event
 from desktop_app.job_inputs import group_into_jobs, output_dir_for
@@ -259,16 +259,21 @@ class QueueController(QObject):
         job.status = JobStatus.RUNNING
         self.model.job_changed(job.id)
         worker = BatchWorker(BatchRequest(job.id, tuple(job.inputs), job.output_dir, job.options))
-        worker.signals.event.connect(self._on_event)
+        worker.signals.yielded.connect(self._on_event)
         worker.signals.errored.connect(self._on_errored)
         worker.signals.finished.connect(self._on_finished)
         self._worker = worker
         self.worker_started.emit(worker)
         log.info("started %s on %s with model %s", job.title, job.options.device, job.options.model or "(default)")
-        self._pool.start(worker)
+        worker.start(self._pool)
         self.running_changed.emit(True)
 
-    def _on_event(self, job_id: int, event: object) -> None:
+    def _running_job_id(self) -> int | None:
+        """The job of the worker whose signals arrive: one worker runs at a time and its `finished` comes last."""
+        return self._worker.request.job_id if self._worker is not None else None
+
+    def _on_event(self, event: object) -> None:
+        job_id = self._running_job_id()
         job = self.model.job_by_id(job_id)
         if job is None:
             return
@@ -283,7 +288,8 @@ class QueueController(QObject):
                      summary.failed, " (cancelled)" if summary.cancelled else "", summary.seconds)
         self.model.job_changed(job_id)
 
-    def _on_errored(self, job_id: int, message: str, kind: FailureKind, trace: str) -> None:
+    def _on_errored(self, message: str, trace: str, exc: Exception) -> None:
+        job_id, kind = self._running_job_id(), batch_failure_kind(exc)
         job = self.model.job_by_id(job_id)
         log.error("%s could not run: %s", job.title if job else job_id, message, extra=details(trace))
         if job is not None:
@@ -293,7 +299,8 @@ class QueueController(QObject):
             self.model.job_changed(job_id)
         self.job_errored.emit(job_id, message)
 
-    def _on_finished(self, job_id: int) -> None:
+    def _on_finished(self) -> None:
+        job_id = self._running_job_id()
         worker, self._worker = self._worker, None
         self._retired = worker  # freed at the next finish, not inside its own signal's delivery
         job = self.model.job_by_id(job_id)

@@ -38,8 +38,7 @@ def queue(qtbot, bundled_tiny_model):
 def _events(controller: QueueController) -> list[object]:
     """Every engine event the worker re-emits, in order, as the GUI receives them."""
     received: list[object] = []
-    controller.worker_started.connect(lambda worker: worker.signals.event.connect(
-        lambda _job_id, event: received.append(event)))
+    controller.worker_started.connect(lambda worker: worker.signals.yielded.connect(received.append))
     return received
 
 
@@ -68,10 +67,10 @@ def test_cancel_mid_batch_leaves_no_partial_file(queue, make_photo_folder, qtbot
     def pause_on_second_photo(worker):
         workers.append(worker)
         # direct connection: runs on the worker thread, so the pause lands exactly at this event
-        def on_event(_job_id, event):
+        def on_event(event):
             if isinstance(event, TileProgress) and event.index == 1 and event.tiles_done == 2:
                 worker.pause()
-        worker.signals.event.connect(on_event, Qt.ConnectionType.DirectConnection)
+        worker.signals.yielded.connect(on_event, Qt.ConnectionType.DirectConnection)
 
     queue.worker_started.connect(pause_on_second_photo)
     [job], _ = queue.add_inputs([folder], options)
