@@ -1,14 +1,13 @@
 """`cartoonize-train`: pre-train, train and fine-tune the generator, train the semantic module, extract cartoon
 key-frames from videos and score models, from a TOML preset or file plus `key=value` overrides.
 
-Progress goes to stdout as one JSON object per line (what the desktop app reads from a QProcess), or as plain text
-with `--console`. Exit codes: 0 done, 1 failed, 2 usage (bad command line or config), 130 stopped by Ctrl-C /
-SIGTERM after saving a checkpoint (`--resume` continues).
+Progress goes to stdout as `trainer.events`, one JSON object per line (what the desktop app reads from a QProcess),
+or as plain text with `--console`. Exit codes (`trainer.events`): 0 done, 1 failed, 2 usage (bad command line or
+config), 130 stopped by Ctrl-C / SIGTERM after saving a checkpoint (`--resume` continues).
 """
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import traceback
@@ -23,9 +22,12 @@ from core.video import VIDEO_SUFFIXES
 from trainer.backbones import BackboneUnavailableError
 from trainer.checkpoint import CheckpointError
 from trainer.config import ConfigError, TrainConfig, load_config, preset_names, resolve_config_file
-from trainer.loop import Event, EventSink, print_json_event
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+from trainer.events import (
+    EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CheckpointSaved, EvaluationDone, EventSink, KeyframesDone,
+    KeyframesExtracted, ModelEvaluated, ModelExported, SampleWritten, SegmenterEvaluated, SegmenterSaved,
+    SegmenterTrainingStarted, SheetWritten, TargetsDone, TargetsProgress, TrainerEvent, TrainerFailed,
+    TrainingProgress, TrainingStarted, TrainingStopped, print_json_event,
+)
 PROGRAM = "cartoonize-train"
 PRESET_FOR = {"pretrain": "pretrain", "train": "train", "finetune": "finetune", "make-targets": "train"}
 SHARED_VGG_WEIGHTS = "../shared/weights/vgg19_conv1_1-conv3_4_caffe.safetensors"
@@ -218,7 +220,7 @@ def _export(args: argparse.Namespace, emit: EventSink) -> int:
     from trainer.export import export_checkpoint
 
     model, step = export_checkpoint(args.checkpoint, args.output)
-    emit({"event": "done", "model": str(model), "step": step})
+    emit(ModelExported(step=step, model=model))
     return EXIT_OK
 
 
@@ -239,10 +241,10 @@ def _make_targets(args: argparse.Namespace, emit: EventSink) -> int:
             bar.update(1)
             bar.set_postfix(made=last.made, reused=last.reused, failed=last.failed)
             if not args.console and (last.done % 100 == 0 or last.done == last.total):
-                emit({"event": "targets", "done": last.done, "total": last.total, "made": last.made,
-                      "reused": last.reused, "failed": last.failed, "folder": str(folder)})
-    emit({"event": "done", "output": str(folder), "made": last.made if last else 0,
-          "reused": last.reused if last else 0, "failed": last.failed if last else 0})
+                emit(TargetsProgress(done=last.done, total=last.total, made=last.made, reused=last.reused,
+                                     failed=last.failed, folder=folder))
+    emit(TargetsDone(output=folder, made=last.made if last else 0, reused=last.reused if last else 0,
+                     failed=last.failed if last else 0))
     return EXIT_OK
 
 
@@ -281,10 +283,10 @@ def _extract_keyframes(args: argparse.Namespace, emit: EventSink) -> int:
         raise ConfigError("no videos found in the given folders")
     summary = extract_keyframes(videos, args.output, options)
     for record in summary.videos:
-        emit({"event": "keyframes", "video": str(record.video), "kept": len(record.kept),
-              "analysed_frames": record.analysed_frames, "scenes": record.scenes, "near_duplicates":
-              record.near_duplicates, "blank": record.blank, "too_short": record.too_short, "error": record.error})
-    emit({"event": "done", "output": str(args.output), "kept": len(summary.kept), "failed": len(summary.failed)})
+        emit(KeyframesExtracted(video=record.video, kept=len(record.kept), analysed_frames=record.analysed_frames,
+                                scenes=record.scenes, near_duplicates=record.near_duplicates, blank=record.blank,
+                                too_short=record.too_short, error=record.error))
+    emit(KeyframesDone(output=args.output, kept=len(summary.kept), failed=len(summary.failed)))
     return EXIT_FAILED if summary.failed else EXIT_OK
 
 
@@ -307,71 +309,76 @@ def _evaluate(args: argparse.Namespace, emit: EventSink) -> int:
         if args.scenes:
             pictures += sheet_pictures(args.scenes, args.sheet_rows, args.seed)
         write_comparison_sheet(sheet, contenders, pictures, args.short_side)
-        emit({"event": "sheet", "path": str(sheet)})
+        emit(SheetWritten(path=sheet))
     inception = load_inception(device)
     results = evaluate_contenders(contenders, args.photos, args.cartoons, device, args.limit or None,
                                   short_side_px=args.short_side, seed=args.seed, inception=inception)
     for result in results:
-        emit({"event": "evaluation", **result})
+        emit(ModelEvaluated(result))
     if args.json:
         write_json_report(results, args.json)
     if args.markdown:
         write_markdown_report(results, args.markdown)
     if emit is print_console_event:
         print(markdown_report(results), end="")
-    emit({"event": "done", "models": len(results)})
+    emit(EvaluationDone(models=len(results)))
     return EXIT_OK
 
 
 # --- output --------------------------------------------------------------------------------------------------------
-def print_console_event(event: Event) -> None:
+def print_console_event(event: TrainerEvent) -> None:
     """The human-readable twin of `print_json_event`."""
-    kind = event.get("event")
-    if kind == "start" and "total_steps" in event:
-        resumed = f", resumed from {event['resumed_from']}" if event.get("resumed_from") else ""
-        print(f"training on {event['device']} ({event['world_size']} process(es), {event['precision']}): step "
-              f"{event['step']} of {event['total_steps']} ({event['pretrain_steps']} pre-training, "
-              f"{event.get('warm_start_steps', 0)} warm start), "
-              f"{event['photos']} photos, {event['cartoons']} cartoons{resumed}", flush=True)
-    elif kind == "start":
-        domains = ", ".join(f"{name} {sizes['train']} + {sizes['heldout']} held out"
-                            for name, sizes in event["domains"].items())
-        print(f"training the segmenter on {event['device']} for {event['steps']} steps: {domains}", flush=True)
-    elif kind == "log":
-        skip = {"event", "step", "phase", "images_per_s", "eta_s"}
-        losses = "  ".join(f"{name} {value:.4g}" for name, value in event.items() if name not in skip)
-        print(f"step {event['step']:>7} {event['phase']:<9} {losses} | {event['images_per_s']:.1f} img/s, "
-              f"eta {_duration(event['eta_s'])}", flush=True)
-    elif kind == "targets":
-        print(f"cartoon targets: {event['done']}/{event['total']} ({event['made']} made, {event['reused']} reused, "
-              f"{event['failed']} unreadable) in {event['folder']}", flush=True)
-    elif kind in ("sample", "checkpoint", "sheet"):
-        print(f"{kind} → {event['path']}", flush=True)
-    elif kind == "eval":
-        scores = "  ".join(f"{domain} {iou:.3f}" for domain, iou in event["iou"].items())
-        print(f"held-out foreground IoU at step {event['step']}: {scores}  (mean {event['mean_iou']:.3f})",
-              flush=True)
-    elif kind == "stopped":
-        print(f"stopped at step {event['step']} ({event['reason']}); the checkpoint is saved, continue with "
-              "--resume", flush=True)
-    elif kind == "done":
-        what = event.get("model") or event.get("segmenter") or event.get("output")
-        print(f"done → {what}" if what else "done", flush=True)
-    elif kind == "error":
-        return  # already on stderr
-    elif kind == "keyframes":
-        note = f" ({event['error']})" if event["error"] else ""
-        print(f"{event['video']}: {event['kept']} key-frame(s) from {event['scenes']} scene(s){note}", flush=True)
-    elif kind == "evaluation":
-        return  # the table follows
-    else:
-        print(json.dumps(event), flush=True)
+    line = console_line(event)
+    if line is not None:
+        print(line, flush=True)
+
+
+def console_line(event: TrainerEvent) -> str | None:
+    """One line for people; None for events said elsewhere (errors go to stderr, `evaluate` prints a table)."""
+    match event:
+        case TrainingStarted():
+            resumed = f", resumed from {event.resumed_from}" if event.resumed_from else ""
+            return (f"training on {event.device} ({event.world_size} process(es), {event.precision}): step "
+                    f"{event.step} of {event.total_steps} ({event.pretrain_steps} pre-training, "
+                    f"{event.warm_start_steps} warm start), {event.photos} photos, {event.cartoons} cartoons{resumed}")
+        case SegmenterTrainingStarted():
+            domains = ", ".join(f"{name} {sizes['train']} + {sizes['heldout']} held out"
+                                for name, sizes in event.domains.items())
+            return f"training the segmenter on {event.device} for {event.steps} steps: {domains}"
+        case TrainingProgress():
+            losses = "  ".join(f"{name} {value:.4g}" for name, value in event.losses.items())
+            return (f"step {event.step:>7} {event.phase:<9} {losses} | {event.images_per_s:.1f} img/s, "
+                    f"eta {_duration(event.eta_s)}")
+        case TargetsProgress():
+            return (f"cartoon targets: {event.done}/{event.total} ({event.made} made, {event.reused} reused, "
+                    f"{event.failed} unreadable) in {event.folder}")
+        case SampleWritten() | CheckpointSaved() | SheetWritten():
+            return f"{event.KIND} → {event.path}"
+        case SegmenterEvaluated():
+            scores = "  ".join(f"{domain} {iou:.3f}" for domain, iou in event.iou.items())
+            return f"held-out foreground IoU at step {event.step}: {scores}  (mean {event.mean_iou:.3f})"
+        case TrainingStopped():
+            return f"stopped at step {event.step} ({event.reason}); the checkpoint is saved, continue with --resume"
+        case ModelExported():
+            return f"done → {event.model}"
+        case SegmenterSaved():
+            return f"done → {event.segmenter}"
+        case TargetsDone() | KeyframesDone():
+            return f"done → {event.output}"
+        case EvaluationDone():
+            return "done"
+        case KeyframesExtracted():
+            note = f" ({event.error})" if event.error else ""
+            return f"{event.video}: {event.kept} key-frame(s) from {event.scenes} scene(s){note}"
+        case TrainerFailed() | ModelEvaluated():
+            return None
+    return event.to_line()
 
 
 def _report_error(emit: EventSink, message: str) -> None:
     """The message on stderr always, and as an "error" event on the JSON channel."""
     print(f"{PROGRAM}: error: {message}", file=sys.stderr, flush=True)
-    emit({"event": "error", "message": message})
+    emit(TrainerFailed(message=message))
 
 
 def _duration(seconds: float) -> str:

@@ -16,14 +16,13 @@ SIGINT/SIGTERM and a cancelled `CancelToken` stop the run between steps: a check
 is raised. `resume=True` continues from the run folder's latest checkpoint exactly: networks, optimisers, scaler,
 step, data positions and RNG states; the colour-shift draws are seeded from (seed, rank, step), so they need no state.
 
-Progress goes to `emit` as small dicts (one per event: "start", "log", "sample", "checkpoint", "done"); the CLI
-prints them as JSON lines or as console text.
+Progress goes to `emit` as `trainer.events` (TargetsProgress, TrainingStarted, TrainingProgress, SampleWritten,
+CheckpointSaved, TrainingStopped, ModelExported); the CLI prints them as JSON lines or as console text.
 """
 from __future__ import annotations
 
 import contextlib
 import copy
-import json
 import math
 import os
 import signal
@@ -33,7 +32,7 @@ import time
 from dataclasses import fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -57,14 +56,15 @@ from trainer.checkpoint import (
 from trainer.config import ConfigError, TrainConfig
 from trainer.data import SampleKey, TrainingBatches, training_batches
 from trainer.discriminator import DiscriminatorConfig, PatchDiscriminator
+from trainer.events import (
+    CheckpointSaved, EventSink, ModelExported, SampleWritten, TargetsProgress, TrainingProgress, TrainingStarted,
+    TrainingStopped, ignore_event, print_json_event,
+)
 from trainer.losses import (
     LossWeights, discriminator_losses, feature_l1_loss, feature_weight_scale, generator_losses,
 )
 from trainer.representations import RepresentationConfig
 from trainer.semantic import SemanticSegmenter, load_segmenter
-
-Event = dict[str, Any]
-EventSink = Callable[[Event], None]
 
 TRAINING_FILTER_RADIUS_PX = 1  # White-box train.py: guided_filter(input_photo, output, r=1, eps=1e-2)
 TRAINING_FILTER_EPS = 1e-2
@@ -72,11 +72,6 @@ SAMPLE_COUNT = 4  # photos in each sample grid
 SAMPLES_FOLDER = "samples"
 TARGET_CACHE_FOLDER = Path("cache") / "cartoon-targets"  # under the user data folder
 SUPERPIXEL_REFERENCE_AREA_PX = 256 * 256  # superpixel_segments is per this area
-
-
-def print_json_event(event: Event) -> None:
-    """One JSON object per line on stdout, flushed: what the desktop app reads from a QProcess."""
-    print(json.dumps(event), flush=True)
 
 
 def train(cfg: TrainConfig, cancel: CancelToken | None = None, *, emit: EventSink = print_json_event) -> Path:
@@ -98,7 +93,7 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None, *, emit: EventSin
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     is_main = rank == 0
     if not is_main:
-        emit = _ignore_event
+        emit = ignore_event
     try:
         amp_dtype = autocast_dtype(cfg.precision, device)
         channels_last = device.type == "cuda"
@@ -123,7 +118,7 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None, *, emit: EventSin
         # --- data: cartoon targets made once, then one endless, resumable, sharded stream per domain ------------------
         target_dir = None
         if cfg.uses_cartoon_targets:
-            target_dir = ensure_cartoon_targets(cfg, emit if is_main else _ignore_event, make=is_main)
+            target_dir = ensure_cartoon_targets(cfg, emit, make=is_main)
             if distributed:
                 dist.barrier()
         pin_memory = device.type == "cuda"
@@ -187,12 +182,11 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None, *, emit: EventSin
         sample_photos = fixed_sample_photos(photos, cfg.seed).to(device) if is_main else None
         export_filter = inference_filter(base)
         images_per_step = cfg.batch_size * world_size
-        emit({"event": "start", "run_dir": str(run_dir), "step": step, "total_steps": total_steps,
-              "pretrain_steps": cfg.pretrain_steps, "warm_start_steps": cfg.warm_start_steps,
-              "device": str(device), "world_size": world_size,
-              "precision": str(amp_dtype).removeprefix("torch.") if amp_dtype else "fp32",
-              "photos": len(photos.dataset), "cartoons": len(cartoons.dataset) if cartoons else 0,
-              "resumed_from": str(checkpoint_path) if checkpoint_path else None})
+        emit(TrainingStarted(run_dir=run_dir, step=step, total_steps=total_steps, pretrain_steps=cfg.pretrain_steps,
+                             warm_start_steps=cfg.warm_start_steps, device=str(device), world_size=world_size,
+                             precision=str(amp_dtype).removeprefix("torch.") if amp_dtype else "fp32",
+                             photos=len(photos.dataset), cartoons=len(cartoons.dataset) if cartoons else 0,
+                             resumed_from=checkpoint_path))
 
         # --- the loop ---------------------------------------------------------------------------------------------
         stop = StopRequest(cancel)
@@ -280,12 +274,14 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None, *, emit: EventSin
                 if step % cfg.log_every == 0 or step == total_steps:
                     elapsed_s = max(time.perf_counter() - interval_start - paused_s, 1e-9)
                     seconds_per_step = elapsed_s / interval_steps
-                    record = {"step": step, "phase": phase,
-                              **{name: float(value / counted[name]) for name, value in running.items()},
-                              "images_per_s": round(images_per_step / seconds_per_step, 3),
-                              "eta_s": round(seconds_per_step * (total_steps - step), 1)}
+                    progress = TrainingProgress(
+                        step=step, phase=phase,
+                        losses={name: float(value / counted[name]) for name, value in running.items()},
+                        images_per_s=round(images_per_step / seconds_per_step, 3),
+                        eta_s=round(seconds_per_step * (total_steps - step), 1))
+                    record = progress.record()
                     history.append(record)
-                    emit({"event": "log", **record})
+                    emit(progress)
                     running, counted, interval_steps, interval_start, paused_s = {}, {}, 0, time.perf_counter(), 0.0
                     if not all(math.isfinite(value) for value in record.values() if isinstance(value, float)):
                         raise FloatingPointError(f"step {step}: a loss is not finite ({record}); lower lr, or "
@@ -296,7 +292,7 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None, *, emit: EventSin
                 if is_main and (step % cfg.sample_every == 0 or step == total_steps):
                     path = write_sample_grid(run_dir / SAMPLES_FOLDER / f"step_{step:08d}.png", ema or generator,
                                              sample_photos, export_filter)
-                    emit({"event": "sample", "step": step, "path": str(path)})
+                    emit(SampleWritten(step=step, path=path))
                 stopping = stop.agreed(distributed, device)
                 if step % cfg.checkpoint_every == 0 or step == total_steps or stopping:
                     if is_main:
@@ -306,10 +302,10 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None, *, emit: EventSin
                         path = save_checkpoint(run_dir, step, models=models, optimizers=optimizers, scaler=scaler,
                                                config=cfg.to_dict(), data_state=data_state, metrics=history,
                                                keep=cfg.keep_checkpoints)
-                        emit({"event": "checkpoint", "step": step, "path": str(path)})
+                        emit(CheckpointSaved(step=step, path=path))
                 paused_s += time.perf_counter() - io_start
                 if stopping:
-                    emit({"event": "stopped", "step": step, "reason": stop.reason})
+                    emit(TrainingStopped(step=step, reason=stop.reason))
                     raise Cancelled()
 
         # --- export -----------------------------------------------------------------------------------------------
@@ -326,7 +322,7 @@ def train(cfg: TrainConfig, cancel: CancelToken | None = None, *, emit: EventSin
                                        backbone.describe() if backbone is not None else None, segmenter_info,
                                        export_filter)
             save_model(model_path, exported, metadata, half=True)
-            emit({"event": "done", "step": step, "model": str(model_path)})
+            emit(ModelExported(step=step, model=model_path))
         photos.close()
         if cartoons is not None:
             cartoons.close()
@@ -444,8 +440,8 @@ def ensure_cartoon_targets(cfg: TrainConfig, emit: EventSink, make: bool = True)
         for progress in make_cartoon_targets(cfg.photos_dir, folder, cartoon_target_recipe(cfg)):
             now = time.perf_counter()
             if progress.made and (now - last_report > 2.0 or progress.done == progress.total):
-                emit({"event": "targets", "done": progress.done, "total": progress.total, "made": progress.made,
-                      "reused": progress.reused, "failed": progress.failed, "folder": str(folder)})
+                emit(TargetsProgress(done=progress.done, total=progress.total, made=progress.made,
+                                     reused=progress.reused, failed=progress.failed, folder=folder))
                 last_report = now
     return folder
 
@@ -578,10 +574,6 @@ class StopRequest:
             dist.all_reduce(votes, op=dist.ReduceOp.MAX)
             stop = bool(votes.item())
         return stop
-
-
-def _ignore_event(_event: Event) -> None:
-    """Ranks other than 0 report nothing."""
 
 
 # --- samples and export --------------------------------------------------------------------------------------------

@@ -29,7 +29,11 @@ from core.devices import resolve_device
 from core.image_io import read_image
 from trainer.config import ConfigError, config_from_dict, config_to_dict, load_config
 from trainer.data import ImageCropDataset, SampleKey, read_mask
-from trainer.loop import EventSink, StopRequest, print_json_event
+from trainer.events import (
+    EventSink, SegmenterEvaluated, SegmenterSaved, SegmenterTrainingStarted, TrainingProgress, TrainingStopped,
+    print_json_event,
+)
+from trainer.loop import StopRequest
 from trainer.semantic import (
     DEFAULT_ARCHITECTURE, DEFAULT_ENCODER, DEFAULT_REGIONS, PYPI_EFFICIENTNET_LITE0, SemanticSegmenter,
     build_segmenter, save_segmenter,
@@ -184,8 +188,8 @@ def train_segmenter(cfg: SegmenterTrainingConfig, cancel: CancelToken | None = N
     segmenter = build_segmenter(DEFAULT_REGIONS, cfg.architecture, cfg.encoder, weights).to(device).train()
     optimizer = torch.optim.Adam(segmenter.parameters(), lr=cfg.lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.steps)
-    emit({"event": "start", "task": "segmenter", "device": str(device), "steps": cfg.steps,
-          "domains": {s.name: {"train": len(s.train), "heldout": len(s.heldout)} for s in splits}})
+    emit(SegmenterTrainingStarted(device=str(device), steps=cfg.steps, domains={
+        s.name: {"train": len(s.train), "heldout": len(s.heldout)} for s in splits}))
 
     stop = StopRequest(cancel)
     history: list[dict[str, Any]] = []
@@ -210,20 +214,21 @@ def train_segmenter(cfg: SegmenterTrainingConfig, cancel: CancelToken | None = N
 
             if step % cfg.log_every == 0 or step == cfg.steps:
                 seconds_per_step = (time.perf_counter() - interval_start) / interval_steps
-                record = {"step": step, "phase": "segmenter", "loss": running / interval_steps,
-                          "lr": schedule.get_last_lr()[0],
-                          "images_per_s": round(cfg.batch_size / seconds_per_step, 3),
-                          "eta_s": round(seconds_per_step * (cfg.steps - step), 1)}
-                history.append(record)
-                emit({"event": "log", **record})
+                progress = TrainingProgress(
+                    step=step, phase="segmenter",
+                    losses={"loss": running / interval_steps, "lr": schedule.get_last_lr()[0]},
+                    images_per_s=round(cfg.batch_size / seconds_per_step, 3),
+                    eta_s=round(seconds_per_step * (cfg.steps - step), 1))
+                history.append(progress.record())
+                emit(progress)
                 running, interval_steps, interval_start = 0.0, 0, time.perf_counter()
             if step % cfg.eval_every == 0 or step == cfg.steps:
                 eval_start = time.perf_counter()
                 scores = heldout_iou(segmenter, splits, device, cancel)
-                emit({"event": "eval", "step": step, "iou": scores, "mean_iou": float(np.mean(list(scores.values())))})
+                emit(SegmenterEvaluated(step=step, iou=scores, mean_iou=float(np.mean(list(scores.values())))))
                 interval_start += time.perf_counter() - eval_start  # evaluation time is not training speed
             if stop.requested:
-                emit({"event": "stopped", "step": step, "reason": stop.reason})
+                emit(TrainingStopped(step=step, reason=stop.reason))
                 raise Cancelled()
 
     provenance = {
@@ -236,5 +241,5 @@ def train_segmenter(cfg: SegmenterTrainingConfig, cancel: CancelToken | None = N
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     path = save_segmenter(cfg.output, segmenter.cpu(), provenance)
-    emit({"event": "done", "segmenter": str(path), "iou": scores})
+    emit(SegmenterSaved(segmenter=path, iou=scores))
     return path

@@ -17,8 +17,9 @@ from tests.conftest import REPO_ROOT, gradient_image
 from tests.trainer.conftest import ONE_THREAD_ENV, TINY_SETTINGS, write_toml
 from trainer import backbones
 from trainer.checkpoint import list_checkpoints
-from trainer.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, main, preset_names, resolve_config_file
+from trainer.cli import main, preset_names, resolve_config_file
 from trainer.config import load_config
+from trainer.events import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from trainer.segmenter_training import load_segmenter_config
 
 

@@ -18,6 +18,7 @@ from tests.conftest import gradient_image
 from tests.trainer.conftest import TINY_SETTINGS
 from trainer.checkpoint import list_checkpoints, load_checkpoint
 from trainer.config import ConfigError, TrainConfig
+from trainer.events import ModelExported, SampleWritten, TrainerEvent, TrainingProgress, TrainingStarted
 from trainer.loop import autocast_dtype, loss_weights, train
 
 PRETRAIN, ADVERSARIAL = 2, 3
@@ -32,18 +33,18 @@ def tiny_config(run_dir: Path, folders: tuple[Path, Path], **settings) -> TrainC
 
 def run(cfg: TrainConfig, cancel: CancelToken | None = None, stop_after: int | None = None) -> tuple[Path, list]:
     """Train, collecting the events; with `stop_after`, cancel once that step has been logged."""
-    events: list[dict] = []
+    events: list[TrainerEvent] = []
 
-    def record(event: dict) -> None:
+    def record(event: TrainerEvent) -> None:
         events.append(event)
-        if stop_after is not None and event["event"] == "log" and event["step"] == stop_after:
+        if stop_after is not None and isinstance(event, TrainingProgress) and event.step == stop_after:
             cancel.cancel()
 
     return train(cfg, cancel, emit=record), events
 
 
-def logs(events: list[dict]) -> dict[int, dict]:
-    return {event["step"]: event for event in events if event["event"] == "log"}
+def logs(events: list[TrainerEvent]) -> dict[int, TrainingProgress]:
+    return {event.step: event for event in events if isinstance(event, TrainingProgress)}
 
 
 @pytest.fixture(scope="module")
@@ -58,30 +59,35 @@ def full_run(tmp_path_factory, training_folders, random_segmenter_file, one_cpu_
 def test_pretraining_lowers_the_reconstruction_loss(tmp_path, training_folders):
     cfg = tiny_config(tmp_path / "pre", training_folders, pretrain_steps=40, adversarial_steps=0, lr=2e-3)
     _, events = run(cfg)
-    losses = [event["reconstruction"] for event in logs(events).values()]
-    assert len(losses) == 40 and {event["phase"] for event in logs(events).values()} == {"pretrain"}
+    losses = [event.losses["reconstruction"] for event in logs(events).values()]
+    assert len(losses) == 40 and {event.phase for event in logs(events).values()} == {"pretrain"}
     assert np.mean(losses[-5:]) < 0.6 * np.mean(losses[:5])
 
 
 def test_a_run_logs_samples_checkpoints_and_exports(full_run):
     cfg, model_path, events = full_run
-    kinds = [event["event"] for event in events]
-    assert kinds[0] == "start" and kinds[-1] == "done" and kinds.count("log") == PRETRAIN + ADVERSARIAL
+    assert isinstance(events[0], TrainingStarted) and isinstance(events[-1], ModelExported)
     steps = logs(events)
-    assert [steps[s]["phase"] for s in sorted(steps)] == ["pretrain"] * PRETRAIN + ["train"] * ADVERSARIAL
+    assert len(steps) == PRETRAIN + ADVERSARIAL
+    assert [steps[s].phase for s in sorted(steps)] == ["pretrain"] * PRETRAIN + ["train"] * ADVERSARIAL
     adversarial = steps[PRETRAIN + 1]
     for name in ("d_surface", "d_texture", "g_surface", "g_texture", "g_content", "g_structure",
                  "g_total_variation", "g_semantic", "g_total"):
-        assert math.isfinite(adversarial[name]), name
-    assert adversarial["images_per_s"] > 0 and adversarial["eta_s"] >= 0
+        assert math.isfinite(adversarial.losses[name]), name
+    assert adversarial.images_per_s > 0 and adversarial.eta_s >= 0
     # sample grids: 4 photos of 32 px, photo | cartoon
-    samples = [Path(event["path"]) for event in events if event["event"] == "sample"]
+    samples = [event.path for event in events if isinstance(event, SampleWritten)]
     assert [path.name for path in samples] == ["step_00000002.png", "step_00000004.png", "step_00000005.png"]
     with Image.open(samples[-1]) as grid:
         assert grid.size == (2 * 32, 4 * 32)
     # one final checkpoint, and the exported model next to it
     assert [path.name for path in list_checkpoints(cfg.run_dir)] == ["step_00000005.pt"]
-    assert model_path == cfg.run_dir / "full.safetensors" and events[-1]["model"] == str(model_path)
+    assert model_path == cfg.run_dir / "full.safetensors" and events[-1].model == model_path
+    # the checkpoint's metrics history holds the log lines as before (without their "event" key)
+    metrics = load_checkpoint(list_checkpoints(cfg.run_dir)[-1])["metrics"]
+    assert metrics == [{key: value for key, value in steps[s].to_json().items() if key != "event"}
+                       for s in sorted(steps)]
+    assert list(metrics[-1])[:2] == ["step", "phase"] and list(metrics[-1])[-2:] == ["images_per_s", "eta_s"]
 
 
 def test_the_exported_model_loads_in_the_engine_and_cartoonizes(full_run):
@@ -112,13 +118,11 @@ def test_an_interrupted_run_resumes_exactly(tmp_path, full_run, random_segmenter
     assert [path.name for path in list_checkpoints(interrupted.run_dir)] == [f"step_{stop_at:08d}.pt"]
 
     _, resumed = run(replace(interrupted, resume=True))
-    assert resumed[0]["step"] == stop_at and resumed[0]["resumed_from"]
+    assert resumed[0].step == stop_at and resumed[0].resumed_from is not None
     expected, got = logs(uninterrupted), logs(resumed)
     assert sorted(got) == list(range(stop_at + 1, PRETRAIN + ADVERSARIAL + 1))
     for step in got:
-        for name, value in expected[step].items():
-            if name not in ("images_per_s", "eta_s", "event", "phase"):
-                assert got[step][name] == value, (step, name)  # bitwise
+        assert got[step].losses == expected[step].losses, step  # bitwise
     # the final weights agree too
     final = lambda run_dir: load_checkpoint(list_checkpoints(run_dir)[-1])["models"]["generator"]  # noqa: E731
     for key, tensor in final(cfg.run_dir).items():
@@ -143,7 +147,7 @@ def test_checkpoints_keep_the_newest_and_refuse_a_second_fresh_run(tmp_path, tra
     with pytest.raises(ConfigError, match="resume"):
         run(cfg)
     _, events = run(replace(cfg, resume=True))  # already at the end: exports again, trains nothing
-    assert [event["event"] for event in events] == ["start", "done"]
+    assert [type(event) for event in events] == [TrainingStarted, ModelExported]
     with pytest.raises(ConfigError, match="no checkpoint"):
         run(replace(cfg, run_dir=tmp_path / "empty", resume=True))
 

@@ -4,6 +4,7 @@ import pytest
 
 from tests.conftest import SHARED_DIR, requires_shared
 from trainer.config import ConfigError
+from trainer.events import SegmenterEvaluated, SegmenterSaved, SegmenterTrainingStarted, TrainingProgress
 from trainer.semantic import load_segmenter
 from trainer.segmenter_training import load_segmenter_config, split_domains, train_segmenter
 
@@ -28,10 +29,11 @@ def test_a_few_steps_on_the_shared_masks_report_iou_per_domain_and_save(tmp_path
     events = []
     path = train_segmenter(cfg, emit=events.append)
 
-    kinds = [event["event"] for event in events]
-    assert kinds == ["start", "log", "log", "log", "eval", "done"]
-    assert events[0]["domains"] == {name: {"train": 4, "heldout": 2} for name in ("anime", "scenes", "selfies")}
-    iou = events[-1]["iou"]
+    assert [type(event) for event in events] == [SegmenterTrainingStarted, *[TrainingProgress] * 3,
+                                                  SegmenterEvaluated, SegmenterSaved]
+    assert events[0].domains == {name: {"train": 4, "heldout": 2} for name in ("anime", "scenes", "selfies")}
+    assert events[1].phase == "segmenter" and set(events[1].losses) == {"loss", "lr"}
+    iou = events[-1].iou
     assert set(iou) == set(DOMAINS) and all(0.0 <= value <= 1.0 for value in iou.values())
 
     segmenter = load_segmenter(path)

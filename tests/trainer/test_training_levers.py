@@ -39,12 +39,12 @@ def lever_run(tmp_path_factory, training_folders, random_segmenter_file):
 
 def test_phases_and_targets_are_made_first(lever_run):
     cfg, _, events = lever_run
-    kinds = [event["event"] for event in events]
+    kinds = [event.KIND for event in events]
     assert kinds.index("targets") < kinds.index("start")
     assert sorted(p.name for p in Path(cfg.target_cache_dir).glob("*.png")) == [f"photo_{i}.png" for i in range(6)]
     steps = logs(events)
-    assert [steps[s]["phase"] for s in sorted(steps)] == ["warmstart"] * WARM + ["train"] * ADVERSARIAL
-    assert {"target_l1", "target_features"} <= set(steps[1])
+    assert [steps[s].phase for s in sorted(steps)] == ["warmstart"] * WARM + ["train"] * ADVERSARIAL
+    assert {"target_l1", "target_features"} <= set(steps[1].losses)
 
 
 def test_anchor_decays_and_segmenter_runs_every_other_step(lever_run):
@@ -52,9 +52,9 @@ def test_anchor_decays_and_segmenter_runs_every_other_step(lever_run):
     steps = logs(events)
     adversarial = [steps[WARM + i] for i in range(1, ADVERSARIAL + 1)]
     # anchor weight 1 → 0.5 → 0 (decay over 2 steps): logged while its weight is non-zero
-    assert ["g_anchor" in record for record in adversarial] == [True, True, False, False]
+    assert ["g_anchor" in record.losses for record in adversarial] == [True, True, False, False]
     # the semantic term only on adversarial steps 0 and 2 (segmenter_every=2)
-    assert ["g_semantic" in record for record in adversarial] == [True, False, True, False]
+    assert ["g_semantic" in record.losses for record in adversarial] == [True, False, True, False]
 
 
 def test_ema_is_what_is_exported_and_checkpointed(lever_run):
@@ -92,7 +92,7 @@ def test_resume_across_the_warm_start_boundary_is_exact(tmp_path, lever_run):
     assert sorted(got) == list(range(WARM + 1, WARM + ADVERSARIAL + 1))
     for step in got:
         for name in ("g_total", "d_total", "g_anchor"):
-            assert got[step].get(name) == expected[step].get(name), (step, name)
+            assert got[step].losses.get(name) == expected[step].losses.get(name), (step, name)
     # a resumed run takes the config's learning rates, not the checkpoint's
     again = tmp_path / "new-rates"
     (again / "checkpoints").mkdir(parents=True)
@@ -107,7 +107,7 @@ def test_warm_start_learns_the_targets(tmp_path, training_folders):
     cfg = tiny_config(tmp_path / "warm", training_folders, pretrain_steps=0, warm_start_steps=40,
                       adversarial_steps=0, lr=2e-3, target_cache_dir=tmp_path / "targets")
     _, events = run(cfg)
-    losses = [record["target_l1"] for record in logs(events).values()]
+    losses = [record.losses["target_l1"] for record in logs(events).values()]
     assert np.mean(losses[-5:]) < 0.7 * np.mean(losses[:5])
 
 
@@ -178,7 +178,8 @@ def test_feature_weights_follow_the_backbone():
 
 def test_a_checkpoint_exports_the_same_model_the_run_does(lever_run, tmp_path):
     from core.model_file import read_metadata
-    from trainer.cli import EXIT_OK, main
+    from trainer.cli import main
+    from trainer.events import EXIT_OK
     from trainer.export import export_checkpoint
 
     cfg, model_path, _ = lever_run
