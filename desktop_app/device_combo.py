@@ -7,12 +7,11 @@ import logging
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QWidget
 
-from core.devices import DeviceInfo, list_devices
+from core.devices import AUTO, DeviceInfo, list_devices
 
 from desktop_app.function_worker import run_in_background
 from desktop_app.log_panel import details
 
-AUTO = "auto"
 log = logging.getLogger("desktop_app.devices")
 
 

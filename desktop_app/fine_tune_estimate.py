@@ -33,7 +33,6 @@ log = logging.getLogger("desktop_app.fine_tune")
 CPU_REFERENCE_S_PER_MEGAPIXEL = {"efficientnet_lite0": 30.0, "vgg19": 90.0}
 CPU_REFERENCE_STARTUP_S = 8.0
 CPU_REFERENCE_THREADS = 1
-DEFAULT_BACKBONE = "efficientnet_lite0"
 SPEED_FILE = "fine-tune-speed.json"
 # The first step warms up and counts as start-up; the next eight give the step time: two whole cycles of the
 # preset's `segmenter_every = 4`, whose every fourth step also runs the semantic module.

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.devices import AUTO
 from core.model_registry import bundled_models_dir, user_data_dir
 from trainer.config import TrainConfig, load_config, resolve_config_file, write_config_toml
 
@@ -52,8 +53,8 @@ class FineTunePlan:
     run_dir: Path
     steps: int = 2000
     crop_size_px: int = 256
-    device: str = "auto"
-    backbone: str = "vgg19"
+    device: str = AUTO
+    backbone: str = TrainConfig.backbone   # the trainer's default
     segmenter_path: Path | None = None
     foreground_detail: float = 1.5          # region weight of the texture term on people and subjects
     background_smoothness: float = 1.5      # region weight of the surface term on backgrounds

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.devices import AUTO
+
 from desktop_app.fine_tune_data import FolderScan, PreparedCartoons
 from desktop_app.fine_tune_plan import FineTunePlan
 
@@ -16,7 +18,7 @@ CARTOONS_FOLDER = "cartoons"  # key-frames of the user's videos, inside the run 
 class FineTuneSession:
     run_dir: Path                                   # user_data_dir()/runs/<date-time>; created when first needed
     base_model: str | None = None                   # the main window's model, the first choice of base
-    device: str = "auto"                            # the main window's device choice
+    device: str = AUTO                              # the main window's device choice
     cartoons: FolderScan | None = None
     prepared_cartoons: PreparedCartoons | None = None
     photos: FolderScan | None = None

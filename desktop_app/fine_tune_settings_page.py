@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
-import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -20,21 +18,21 @@ from PySide6.QtWidgets import (
     QPushButton, QRadioButton, QSlider, QSpinBox, QVBoxLayout, QWidget, QWizard, QWizardPage,
 )
 
-from core.devices import DeviceInfo
+from core.devices import AUTO, DeviceInfo, auto_device
 from core.model_file import ModelFileError
 from core.model_registry import resolve_model_path
+from trainer.config import BACKBONES
 
 from desktop_app.device_combo import DeviceComboBox
 from desktop_app.fine_tune_estimate import (
     SPEED_TEST_OVERRIDES, SPEED_TEST_STEPS, SpeedRecords, TrainingSpeed, format_duration, reference_speed,
-    speed_from_speed_test,
 )
 from desktop_app.fine_tune_plan import (
     REGION_WEIGHT_RANGE, STEPS_PRESETS, FineTunePlan, bundled_segmenter, parse_extra_overrides, preset_default,
     vgg19_weights_cached, write_config,
 )
-from desktop_app.fine_tune_process import Outcome, RunResult, TrainingProcess
 from desktop_app.fine_tune_session import FineTuneSession
+from desktop_app.fine_tune_speed_test import SpeedTest, speed_test_folder
 from desktop_app.function_worker import run_in_background
 from desktop_app.model_combo import ModelComboBox
 from desktop_app.settings_store import config_dir
@@ -43,9 +41,8 @@ log = logging.getLogger("desktop_app.fine_tune")
 PROBLEM_STYLE = "color: #b3261e;"
 NOTE_STYLE = "color: palette(placeholder-text);"
 SLIDER_STEPS_PER_UNIT = 10
-SPEED_TEST_FOLDER = "speed-test"
-BACKBONES = (("vgg19", "VGG19 (as in White-box; downloaded once, 550 MB)"),
-             ("efficientnet_lite0", "EfficientNet-Lite0 (installed with the app; works offline)"))
+BACKBONE_TITLES = {"vgg19": "VGG19 (as in White-box; downloaded once, 550 MB)",
+                   "efficientnet_lite0": "EfficientNet-Lite0 (installed with the app; works offline)"}
 
 
 class SettingsPage(QWizardPage):
@@ -58,135 +55,143 @@ class SettingsPage(QWizardPage):
         self.setCommitPage(True)
         self.setButtonText(QWizard.WizardButton.CommitButton, "Start training")
         self.speeds = SpeedRecords(config_dir())
+        self.speed_test = SpeedTest(self.speeds, trainer_command, self)
         self._problem: str | None = None
         self._batch_size = preset_default("batch_size")
-        self.speed_test = TrainingProcess(trainer_command, self)
 
-        # base model and device
+        self.problem_label = QLabel(wordWrap=True, styleSheet=PROBLEM_STYLE)
+        layout = QVBoxLayout(self)
+        layout.addLayout(self._build_start_form())
+        layout.addWidget(self._build_length_box())
+        layout.addWidget(self._build_regions_box())
+        layout.addWidget(self._build_advanced_box())
+        layout.addWidget(self.problem_label)
+        layout.addStretch(1)
+        self._connect_changes()
+        self._update()
+
+    # --- building ------------------------------------------------------------------------------------------------
+    def _build_start_form(self) -> QFormLayout:
+        """Base model and device."""
         self.model_combo = ModelComboBox()
         self.model_combo.refresh()
-        if session.base_model:
-            self.model_combo.set_model_name(session.base_model)
+        if self.session.base_model:
+            self.model_combo.set_model_name(self.session.base_model)
         self.device_combo = DeviceComboBox()
-        self.device_combo.set_spec(session.device)
+        self.device_combo.set_spec(self.session.device)
         self.device_combo.refresh()
         form = QFormLayout()
         form.addRow("Start from model:", self.model_combo)
         form.addRow("Train on:", self.device_combo)
+        return form
 
-        # length
+    def _build_length_box(self) -> QGroupBox:
+        """The step presets with their estimates, Custom, the estimate's note with Measure speed, and crop size."""
         self.length_group = QButtonGroup(self)
         self.preset_buttons: dict[str, QRadioButton] = {}
-        length_box = QGroupBox("Training length")
-        length_layout = QGridLayout(length_box)
         self.estimate_labels: dict[str, QLabel] = {}
+        box = QGroupBox("Training length")
+        grid = QGridLayout(box)
         for row, preset in enumerate(STEPS_PRESETS):
-            button = QRadioButton(f"{preset.title}: {preset.steps:,} steps")
-            button.setToolTip(preset.hint)
+            button = QRadioButton(f"{preset.title}: {preset.steps:,} steps", toolTip=preset.hint)
             self.length_group.addButton(button)
             self.preset_buttons[preset.key] = button
-            label = QLabel()
-            self.estimate_labels[preset.key] = label
-            length_layout.addWidget(button, row, 0)
-            length_layout.addWidget(QLabel(preset.hint, styleSheet=NOTE_STYLE), row, 1)
-            length_layout.addWidget(label, row, 2)
+            self.estimate_labels[preset.key] = QLabel()
+            grid.addWidget(button, row, 0)
+            grid.addWidget(QLabel(preset.hint, styleSheet=NOTE_STYLE), row, 1)
+            grid.addWidget(self.estimate_labels[preset.key], row, 2)
+        custom_row = len(STEPS_PRESETS)
+        self._add_custom_steps(grid, custom_row)
+        self.preset_buttons["standard"].setChecked(True)
+        grid.addLayout(self._build_estimate_row(), custom_row + 1, 0, 1, 3)
+        grid.addLayout(self._build_crop_row(), custom_row + 2, 0, 1, 3)
+        grid.setColumnStretch(1, 1)
+        return box
+
+    def _add_custom_steps(self, grid: QGridLayout, row: int) -> None:
         self.custom_button = QRadioButton("Custom:")
         self.length_group.addButton(self.custom_button)
-        self.custom_steps = QSpinBox()
+        self.custom_steps = QSpinBox(suffix=" steps", singleStep=100)
         self.custom_steps.setRange(1, 1_000_000)
         self.custom_steps.setValue(1000)
-        self.custom_steps.setSingleStep(100)
-        self.custom_steps.setSuffix(" steps")
         self.custom_steps.setGroupSeparatorShown(True)
         self.estimate_labels["custom"] = QLabel()
-        custom_row = len(STEPS_PRESETS)
-        length_layout.addWidget(self.custom_button, custom_row, 0)
-        length_layout.addWidget(self.custom_steps, custom_row, 1, Qt.AlignmentFlag.AlignLeft)
-        length_layout.addWidget(self.estimate_labels["custom"], custom_row, 2)
-        self.preset_buttons["standard"].setChecked(True)
-        self.estimate_note = QLabel()
-        self.estimate_note.setWordWrap(True)
-        self.estimate_note.setStyleSheet(NOTE_STYLE)
+        grid.addWidget(self.custom_button, row, 0)
+        grid.addWidget(self.custom_steps, row, 1, Qt.AlignmentFlag.AlignLeft)
+        grid.addWidget(self.estimate_labels["custom"], row, 2)
+
+    def _build_estimate_row(self) -> QHBoxLayout:
+        self.estimate_note = QLabel(wordWrap=True, styleSheet=NOTE_STYLE)
         self.measure_button = QPushButton("Measure speed")
         self.measure_button.setToolTip(f"Starts the trainer and runs {SPEED_TEST_STEPS} training steps with these "
                                        "settings on this device, and bases the estimates on them")
-        note_row = QHBoxLayout()
-        note_row.addWidget(self.estimate_note, 1)
-        note_row.addWidget(self.measure_button)
-        length_layout.addLayout(note_row, custom_row + 1, 0, 1, 3)
-        length_layout.setColumnStretch(1, 1)
+        row = QHBoxLayout()
+        row.addWidget(self.estimate_note, 1)
+        row.addWidget(self.measure_button)
+        return row
 
-        self.crop_spin = QSpinBox()
+    def _build_crop_row(self) -> QHBoxLayout:
+        self.crop_spin = QSpinBox(suffix=" px", singleStep=32)
         self.crop_spin.setRange(32, 1024)
-        self.crop_spin.setSingleStep(32)
-        self.crop_spin.setSuffix(" px")
         self.crop_spin.setValue(preset_default("crop_size"))
         self.crop_spin.setToolTip("Training looks at square crops of this size. Larger crops see more of a scene "
                                   "(larger features, e.g. faces) and take longer: time grows with the square.")
-        crop_row = QHBoxLayout()
-        crop_row.addWidget(QLabel("Crop size:"))
-        crop_row.addWidget(self.crop_spin)
-        crop_row.addWidget(QLabel("larger sees more context and takes longer", styleSheet=NOTE_STYLE), 1)
-        length_layout.addLayout(crop_row, custom_row + 2, 0, 1, 3)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Crop size:"))
+        row.addWidget(self.crop_spin)
+        row.addWidget(QLabel("larger sees more context and takes longer", styleSheet=NOTE_STYLE), 1)
+        return row
 
-        # regions
-        regions_box = QGroupBox("People and backgrounds")
-        regions_layout = QGridLayout(regions_box)
-        self.segmenter_edit = QLineEdit()
-        self.segmenter_edit.setPlaceholderText("none: the whole picture is treated alike")
-        self.segmenter_edit.setClearButtonEnabled(True)
+    def _build_regions_box(self) -> QGroupBox:
+        """The semantic module, and the detail and smoothness weights it makes possible."""
+        box = QGroupBox("People and backgrounds")
+        grid = QGridLayout(box)
+        self.segmenter_edit = QLineEdit(placeholderText="none: the whole picture is treated alike",
+                                        clearButtonEnabled=True)
         self.bundled_segmenter = bundled_segmenter()
         if self.bundled_segmenter is not None:
             self.segmenter_edit.setText(str(self.bundled_segmenter))
         segmenter_browse = QPushButton("Browse…")
         segmenter_browse.clicked.connect(self._ask_segmenter)
-        regions_layout.addWidget(QLabel("Semantic module:"), 0, 0)
-        regions_layout.addWidget(self.segmenter_edit, 0, 1, 1, 3)
-        regions_layout.addWidget(segmenter_browse, 0, 4)
+        grid.addWidget(QLabel("Semantic module:"), 0, 0)
+        grid.addWidget(self.segmenter_edit, 0, 1, 1, 3)
+        grid.addWidget(segmenter_browse, 0, 4)
         self.detail_slider = _weight_slider(1.5)
         self.smoothness_slider = _weight_slider(1.5)
         for row, (title, slider, low, high) in enumerate((
                 ("Detail on people and subjects:", self.detail_slider, "fewer lines", "more lines and detail"),
                 ("Backgrounds:", self.smoothness_slider, "keep their texture", "flatter, painted look")), start=1):
-            regions_layout.addWidget(QLabel(title), row, 0)
-            regions_layout.addWidget(QLabel(low, styleSheet=NOTE_STYLE), row, 1, Qt.AlignmentFlag.AlignRight)
-            regions_layout.addWidget(slider, row, 2)
-            regions_layout.addWidget(QLabel(high, styleSheet=NOTE_STYLE), row, 3)
-        regions_layout.setColumnStretch(2, 1)
-        self.regions_note = QLabel()
-        self.regions_note.setWordWrap(True)
-        self.regions_note.setStyleSheet(NOTE_STYLE)
-        regions_layout.addWidget(self.regions_note, 3, 0, 1, 5)
+            grid.addWidget(QLabel(title), row, 0)
+            grid.addWidget(QLabel(low, styleSheet=NOTE_STYLE), row, 1, Qt.AlignmentFlag.AlignRight)
+            grid.addWidget(slider, row, 2)
+            grid.addWidget(QLabel(high, styleSheet=NOTE_STYLE), row, 3)
+        grid.setColumnStretch(2, 1)
+        self.regions_note = QLabel(wordWrap=True, styleSheet=NOTE_STYLE)
+        grid.addWidget(self.regions_note, 3, 0, 1, 5)
+        return box
 
-        # advanced
-        advanced_box = QGroupBox("Advanced")
-        advanced_layout = QFormLayout(advanced_box)
+    def _build_advanced_box(self) -> QGroupBox:
+        """The feature network (the finetune preset's, which works offline, until VGG19's weights turn out to be on
+        this machine) and extra trainer settings."""
+        box = QGroupBox("Advanced")
+        form = QFormLayout(box)
         self.backbone_combo = QComboBox()
-        for key, text in BACKBONES:
-            self.backbone_combo.addItem(text, key)
-        self.backbone_combo.setCurrentIndex(1)  # VGG19 once its weights turn out to be on this machine
+        for name in BACKBONES:
+            self.backbone_combo.addItem(BACKBONE_TITLES.get(name, name), name)
+        self.backbone_combo.setCurrentIndex(self.backbone_combo.findData(preset_default("backbone")))
         self.backbone_known = False  # the check imports torchvision (a second or two): on a worker
         self._backbone_touched = False
         self.backbone_combo.currentIndexChanged.connect(lambda _index: setattr(self, "_backbone_touched", True))
         run_in_background(vgg19_weights_cached, on_returned=self._vgg19_checked,
                           on_errored=lambda message, _trace: self._vgg19_checked(False))
         self.backbone_combo.setToolTip("The network whose features keep the cartoon's content close to the photo")
-        self.extra_edit = QLineEdit()
-        self.extra_edit.setPlaceholderText("trainer settings as key=value, e.g. batch_size=4 lr=2e-5")
-        advanced_layout.addRow("Feature network:", self.backbone_combo)
-        advanced_layout.addRow("Extra settings:", self.extra_edit)
+        self.extra_edit = QLineEdit(placeholderText="trainer settings as key=value, e.g. batch_size=4 lr=2e-5")
+        form.addRow("Feature network:", self.backbone_combo)
+        form.addRow("Extra settings:", self.extra_edit)
+        return box
 
-        self.problem_label = QLabel()
-        self.problem_label.setWordWrap(True)
-        self.problem_label.setStyleSheet(PROBLEM_STYLE)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(length_box)
-        layout.addWidget(regions_box)
-        layout.addWidget(advanced_box)
-        layout.addWidget(self.problem_label)
-        layout.addStretch(1)
-
+    def _connect_changes(self) -> None:
+        """Every choice re-checks the plan and the estimates; Measure speed runs the speed test."""
         for signal in (self.model_combo.model_changed, self.device_combo.spec_changed,
                        self.device_combo.devices_loaded, self.length_group.buttonToggled,
                        self.custom_steps.valueChanged, self.crop_spin.valueChanged, self.segmenter_edit.textChanged,
@@ -195,15 +200,7 @@ class SettingsPage(QWizardPage):
             signal.connect(self._update)
         self.custom_steps.valueChanged.connect(lambda _value: self.custom_button.setChecked(True))
         self.measure_button.clicked.connect(self.measure_speed)
-        self.speed_test.started.connect(self._speed_test_started)
-        self.speed_test.event.connect(self._speed_test_event)
         self.speed_test.finished.connect(self._speed_test_finished)
-        self._speed_test_started_at = 0.0
-        self._speed_test_first_log_s: float | None = None   # seconds from the start to the first step's end
-        self._speed_test_rates: list[float] = []            # images/s of the steps after the first
-        self._speed_test_plan: FineTunePlan | None = None
-        self._speed_test_device: DeviceInfo | None = None
-        self._update()
 
     # --- reading the choices -------------------------------------------------------------------------------------
     def steps(self) -> int:
@@ -254,14 +251,11 @@ class SettingsPage(QWizardPage):
             extra_overrides=extra_overrides + tuple(extra))
 
     def device_info(self) -> DeviceInfo | None:
-        """The device the run will use: "auto" resolved as core.devices does (CUDA, then MPS, then the CPU)."""
+        """The device the run will use, "auto" resolved by `core.devices.auto_device` (None until the devices are
+        listed)."""
         devices, spec = self.device_combo.devices, self.device_combo.spec()
-        if spec == "auto":
-            for kind in ("cuda", "mps", "cpu"):
-                match = next((d for d in devices if d.kind == kind), None)
-                if match is not None:
-                    return match
-            return None
+        if spec == AUTO:
+            return auto_device(devices)
         return next((d for d in devices if d.spec == spec), None)
 
     def batch_size(self) -> int:
@@ -380,51 +374,20 @@ class SettingsPage(QWizardPage):
     # --- speed test ----------------------------------------------------------------------------------------------
     def measure_speed(self) -> None:
         """A few real steps of this config on this device, in the trainer process (nothing is kept)."""
-        folder = self.session.run_dir / SPEED_TEST_FOLDER
-        shutil.rmtree(folder, ignore_errors=True)
         try:
-            plan = self.plan(run_dir=folder, steps=SPEED_TEST_STEPS, extra=SPEED_TEST_OVERRIDES)
-            config_file = write_config(plan.train_config(), folder)
+            plan = self.plan(run_dir=speed_test_folder(self.session.run_dir), steps=SPEED_TEST_STEPS,
+                             extra=SPEED_TEST_OVERRIDES)
+            self.speed_test.start(plan, self.device_info())
         except (ValueError, OSError) as exc:
             self._show_problem(str(exc))
             return
-        self._speed_test_plan = plan
-        self._speed_test_device = self.device_info()
-        self._speed_test_first_log_s, self._speed_test_rates = None, []
-        self._speed_test_started_at = time.monotonic()
-        self.speed_test.start(["finetune", "--config", str(config_file)])
         self._update_estimates()
         self.completeChanged.emit()
 
-    def _speed_test_started(self) -> None:
-        self._speed_test_started_at = time.monotonic()
-
-    def _speed_test_event(self, event: dict) -> None:
-        """Step 1 ends the start-up (it warms up too); the later steps' images/s give the step time."""
-        rate = event.get("images_per_s")
-        if event.get("event") != "log" or not isinstance(rate, (int, float)) or rate <= 0:
-            return
-        if self._speed_test_first_log_s is None:
-            self._speed_test_first_log_s = time.monotonic() - self._speed_test_started_at
-        else:
-            self._speed_test_rates.append(float(rate))
-
-    def _speed_test_finished(self, result: RunResult) -> None:
-        plan, device = self._speed_test_plan, self._speed_test_device
-        first_log_s, rates = self._speed_test_first_log_s, self._speed_test_rates
-        self._speed_test_first_log_s, self._speed_test_rates = None, []
-        if plan is not None:
-            shutil.rmtree(plan.run_dir, ignore_errors=True)
+    def _speed_test_finished(self, problem: str | None) -> None:
         self._update()
-        if result.outcome != Outcome.DONE or not rates or first_log_s is None or plan is None:
-            self._show_problem(f"The speed test did not finish. {result.message}")
-            return
-        speed = speed_from_speed_test(first_log_s, rates, self._batch_size, plan.crop_size_px)
-        if device is not None:
-            self.speeds.remember(device.name, plan.backbone, speed)
-            log.info("measured on %s with %s: %s", device.name, plan.backbone,
-                     speed.describe(self._batch_size, plan.crop_size_px))
-        self._update()
+        if problem:
+            self._show_problem(problem)
 
 
 def _weight_slider(value: float) -> QSlider:

@@ -16,6 +16,8 @@ from typing import Sequence
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QMessageBox, QWidget, QWizard
 
+from core.devices import AUTO
+
 from desktop_app.fine_tune_data_page import DataPage
 from desktop_app.fine_tune_finish_page import FinishPage
 from desktop_app.fine_tune_plan import new_run_dir, resume_command
@@ -31,7 +33,7 @@ DEFAULT_SIZE = (980, 760)
 class FineTuneWizard(QWizard):
     model_added = Signal(str)  # the new user model's name
 
-    def __init__(self, base_model: str | None = None, device: str = "auto", parent: QWidget | None = None,
+    def __init__(self, base_model: str | None = None, device: str = AUTO, parent: QWidget | None = None,
                  trainer_command: Sequence[str] | None = None, run_dir: Path | None = None):
         super().__init__(parent)
         self.setWindowTitle("Fine-tune a model")
@@ -70,7 +72,7 @@ class FineTuneWizard(QWizard):
             self._close_when_stopped = True
             self.training_page.stop()
             return
-        self.settings_page.speed_test.kill()
+        self.settings_page.speed_test.process.kill()
         if self.data_page.extracting:  # the folder goes once the extractor has let go of it
             self.data_page.extraction_finished.connect(self._discard_unused_run_dir)
             self.data_page.cancel_extraction()
@@ -80,7 +82,7 @@ class FineTuneWizard(QWizard):
 
     def shutdown(self) -> None:
         """The app is quitting: stop the trainer (checkpoint first), waiting a bounded time, then kill it."""
-        for process in (self.training_page.process, self.settings_page.speed_test):
+        for process in (self.training_page.process, self.settings_page.speed_test.process):
             if process.running:
                 process.stop()
                 if not process.wait(SHUTDOWN_WAIT_MS):

@@ -14,6 +14,7 @@ from fractions import Fraction
 
 from core.batch import BatchOptions
 from core.batch_setup import EngineSettings
+from core.devices import AUTO
 from core.output_names import DEFAULT_NAME_PATTERN, NamePatternError, check_name_pattern, keeps_names_apart
 from core.region_strength import RegionStrength
 from core.video import VIDEO_CODECS, VideoError, VideoOptions, check_video_encoder
@@ -33,7 +34,7 @@ class JobOptions:
     the background (the engine's region strength, with the bundled segmenter)."""
 
     model: str | None = None
-    device: str = "auto"
+    device: str = AUTO
     precision: str = "auto"
     output_folder: str | None = None
     output_format: str = "same"

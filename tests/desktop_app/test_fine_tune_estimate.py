@@ -30,6 +30,12 @@ def test_only_the_cpu_gets_a_reference_and_it_depends_on_the_feature_network():
     assert reference_speed("cuda", 4, "vgg19") is None and reference_speed("mps", 8, "vgg19") is None
 
 
+def test_every_feature_network_the_trainer_knows_has_a_cpu_reference():
+    from trainer.config import BACKBONES
+
+    assert set(CPU_REFERENCE_S_PER_MEGAPIXEL) == set(BACKBONES)
+
+
 def test_speed_records_survive_a_restart_and_a_damaged_or_old_file(tmp_path):
     records = SpeedRecords(tmp_path)
     assert records.speed("CPU (2 threads)", "vgg19") is None

@@ -16,6 +16,7 @@ from desktop_app.fine_tune_estimate import format_duration
 from desktop_app.fine_tune_finish_page import model_name_problem, unique_name
 from desktop_app.fine_tune_wizard import FineTuneWizard
 from desktop_app.settings_store import config_dir
+from trainer.config import BACKBONES
 from tests.desktop_app.conftest import TINY_MODEL_NAME
 from tests.desktop_app.fine_tune_fixtures import (  # noqa: F401 - fixtures
     BASE_MODEL_NAME, base_model, fake_trainer_command, picture_folders, recorded_arguments, write_pictures,
@@ -118,6 +119,9 @@ def test_the_settings_page_applies_the_trainers_rules(qtbot, make_wizard, tmp_pa
         assert label.text().startswith(("about ", "under a minute"))
     assert "Rough estimate" in page.estimate_note.text() or "measurement" in page.estimate_note.text()
     assert not page.detail_slider.isEnabled() and "needs a semantic module" in page.regions_note.text()
+    networks = [page.backbone_combo.itemData(i) for i in range(page.backbone_combo.count())]
+    assert tuple(networks) == BACKBONES and all(page.backbone_combo.itemText(i) != name   # each with its title
+                                               for i, name in enumerate(networks))
 
     page.extra_edit.setText("learning_rate=1e-4")
     assert "Unknown config key 'learning_rate'" in page.problem_label.text()  # the trainer's own message
