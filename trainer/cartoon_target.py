@@ -15,8 +15,11 @@ same look):
    mix of the palette (a soft assignment: no hard posterization steps);
 4. cleanup: a self-guided filter removes superpixel jaggies while keeping the region borders;
 5. palette: saturation and brightness lifted a little (anime colours are brighter and cleaner than photos');
-6. outlines: Canny edges of the smoothed picture, only components at least `min_outline_px` long (so no speckle on
-   hair, grass or gravel), drawn thin and soft as a darkening of the colour underneath, never pure black.
+6. outlines: Canny edges of the smoothed picture flattened further by a domain transform (contours, not shading
+   steps); edges with texture on both sides are dropped (no lines in foliage, grass, fur or hair, but a line where
+   such a region meets a flat one), then components shorter than `min_outline_px` (no speckle on gravel); drawn
+   `outline_width_px` wide (1 px lines survive neither the L1 regression nor the training guided filter) and
+   antialiased, as a darkening of the colour underneath, never pure black.
 
 All arrays are (H, W, 3) uint8 RGB. Deterministic: the same picture and recipe always give the same target.
 """
@@ -59,11 +62,19 @@ class CartoonTargetRecipe:
     cleanup_eps: float = 0.01
     saturation: float = 1.2
     brightness: float = 1.04
-    outline_low: int = 45                  # Canny hysteresis thresholds on the smoothed grey picture
-    outline_high: int = 110
-    min_outline_px: int = 30               # shorter edge components are dropped (at 256²)
+    outline_low: int = 60                  # Canny hysteresis thresholds on the outline finder's grey picture
+    outline_high: int = 140
+    min_outline_px: int = 40               # shorter edge components are dropped (at 256²)
     outline_darkness: float = 0.55         # 1: black lines; 0: none
-    outline_softness_px: float = 0.6       # Gaussian σ that antialiases the 1 px lines
+    outline_softness_px: float = 0.6       # Gaussian σ that antialiases the lines
+    # Added after the first recipe; the value after "off:" switches a feature off (see `key`).
+    outline_width_px: int = 2              # line width at 256², never less (1 px lines are not learnt); off: 1
+    outline_flatten_sigma_space_px: float = 30.0  # domain transform before Canny, at 256² (smooth contours); off: 0
+    outline_flatten_sigma_range: float = 0.35
+    texture_density: float = 0.15          # edge pixels per pixel that make a side of a line "texture"; off: 1
+    texture_radius_px: float = 8.0         # window radius of that density, at 256²
+    texture_low: int = 45                  # Canny thresholds of the texture edges (on the smoothed picture)
+    texture_high: int = 110
 
     @classmethod
     def from_overrides(cls, overrides: Mapping[str, Any]) -> "CartoonTargetRecipe":
@@ -75,9 +86,24 @@ class CartoonTargetRecipe:
         return cls(**{name: type(getattr(cls(), name))(value) for name, value in overrides.items()})
 
     def key(self) -> str:
-        """A short stable name for this recipe's parameters (the cache folder's name)."""
-        text = json.dumps(asdict(self), sort_keys=True)
+        """A short stable name for this recipe's parameters (the cache folder's name). A feature added after the
+        first recipe is left out while it is off, with the parameters only it uses: a recipe that does not use it
+        keeps the key (and the cache of targets) it had before the feature existed."""
+        parameters = asdict(self)
+        for switch, off, only_its in _LATER_FEATURES:
+            if parameters[switch] == off:
+                for name in (switch, *only_its):
+                    del parameters[name]
+        text = json.dumps(parameters, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+# (parameter, the value that switches its feature off, the parameters only that feature uses)
+_LATER_FEATURES: tuple[tuple[str, Any, tuple[str, ...]], ...] = (
+    ("outline_width_px", 1, ()),
+    ("outline_flatten_sigma_space_px", 0.0, ("outline_flatten_sigma_range",)),
+    ("texture_density", 1.0, ("texture_radius_px", "texture_low", "texture_high")),
+)
 
 
 def cartoon_target(rgb: np.ndarray, recipe: CartoonTargetRecipe = CartoonTargetRecipe()) -> np.ndarray:
@@ -156,20 +182,66 @@ def _lift_palette(rgb01: np.ndarray, recipe: CartoonTargetRecipe) -> np.ndarray:
 
 
 def _outline_alpha(smooth: np.ndarray, recipe: CartoonTargetRecipe, scale: float) -> np.ndarray:
-    """Soft 1 px lines on strong, long edges of the smoothed picture: (H, W) float32 in [0, 1]."""
+    """Soft lines on strong, long edges that are not inside texture: (H, W) float32 in [0, 1]."""
     if recipe.outline_darkness <= 0:
         return np.zeros(smooth.shape[:2], np.float32)
-    grey = cv2.cvtColor(smooth, cv2.COLOR_RGB2GRAY)
+    grey = cv2.cvtColor(_outline_source(smooth, recipe, scale), cv2.COLOR_RGB2GRAY)
     edges = cv2.Canny(grey, recipe.outline_low, recipe.outline_high, L2gradient=True)
+    if recipe.texture_density < 1.0:
+        edges[_inside_texture(edges, grey, smooth, recipe, scale)] = 0
     count, labels, stats, _centroids = cv2.connectedComponentsWithStats(edges, connectivity=8)
     long_enough = stats[:, cv2.CC_STAT_AREA] >= recipe.min_outline_px * scale
     long_enough[0] = False  # label 0 is the background
-    lines = long_enough[labels].astype(np.float32)
+    lines = long_enough[labels].astype(np.uint8)
+    width = max(1, round(recipe.outline_width_px * max(scale, 1.0)))  # never thinner: 1 px lines are not learnt
+    if width > 1:
+        lines = cv2.dilate(lines, np.ones((width, width), np.uint8))
+    lines = lines.astype(np.float32)
     sigma = recipe.outline_softness_px * max(scale, 1.0)
     if sigma > 0:
         # a blurred 1 px line peaks at 1/(√(2π)·σ): scale it back so the line's centre keeps full strength
         lines = np.clip(cv2.GaussianBlur(lines, (0, 0), sigma) * math.sqrt(2.0 * math.pi) * sigma, 0.0, 1.0)
     return lines
+
+
+def _outline_source(smooth: np.ndarray, recipe: CartoonTargetRecipe, scale: float) -> np.ndarray:
+    """What the outline finder looks at: the smoothed picture, further flattened by a domain transform (an
+    edge-preserving filter that wipes low-contrast texture much further than a bilateral pass) when enabled, so
+    that Canny follows object contours rather than every shading step. uint8 RGB → uint8 RGB."""
+    if recipe.outline_flatten_sigma_space_px <= 0:
+        return smooth
+    return cv2.edgePreservingFilter(np.ascontiguousarray(smooth), flags=cv2.RECURS_FILTER,
+                                    sigma_s=recipe.outline_flatten_sigma_space_px * scale,
+                                    sigma_r=recipe.outline_flatten_sigma_range)
+
+
+def _inside_texture(edges: np.ndarray, grey: np.ndarray, smooth: np.ndarray, recipe: CartoonTargetRecipe,
+                    scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """The edge pixels with texture on both sides (foliage, grass, fur, strands of hair), as index arrays.
+
+    Texture is a high density of Canny edges of the smoothed picture within `texture_radius_px`. The density is
+    read a window's width away on either side of each edge pixel, across the edge (along the gradient): a
+    contour between a textured and a flat region (a horse against grass, a cheek against hair) keeps its line,
+    an edge within texture loses it."""
+    texture = cv2.Canny(cv2.cvtColor(smooth, cv2.COLOR_RGB2GRAY), recipe.texture_low, recipe.texture_high,
+                        L2gradient=True)
+    radius = max(1, round(recipe.texture_radius_px * scale))
+    density = cv2.blur(texture.astype(np.float32) / 255.0, (2 * radius + 1, 2 * radius + 1))
+    soft_grey = cv2.GaussianBlur(grey.astype(np.float32), (0, 0), 1.0)
+    grad_x, grad_y = cv2.Sobel(soft_grey, cv2.CV_32F, 1, 0), cv2.Sobel(soft_grey, cv2.CV_32F, 0, 1)
+    ys, xs = np.nonzero(edges)
+    length = np.hypot(grad_x[ys, xs], grad_y[ys, xs]) + 1e-6
+    normal_x, normal_y = grad_x[ys, xs] / length, grad_y[ys, xs] / length
+    offset = radius + 2  # just past the window that holds the edge itself
+    height, width = grey.shape
+
+    def density_at(sign: int) -> np.ndarray:
+        row = np.clip(np.round(ys + sign * offset * normal_y).astype(np.intp), 0, height - 1)
+        column = np.clip(np.round(xs + sign * offset * normal_x).astype(np.intp), 0, width - 1)
+        return density[row, column]
+
+    textured = np.minimum(density_at(1), density_at(-1)) >= recipe.texture_density
+    return ys[textured], xs[textured]
 
 
 # --- the precomputed cache ------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import cv2
@@ -79,3 +80,52 @@ def test_cache_is_resumable_atomic_and_tied_to_its_recipe(tmp_path):
     assert json.loads((cache / "recipe.json").read_text())["key"] == recipe.key()
     with pytest.raises(ValueError, match="another recipe"):
         next(make_cartoon_targets(photos, cache, CartoonTargetRecipe(flatness=0.3)))
+
+
+def foliage_beside_sky(size: int = 128, sky_columns: int = 48, seed: int = 0) -> np.ndarray:
+    """Left: flat light blue; right: blotches of light and dark green a few pixels across, like leaves or grass."""
+    noise = cv2.GaussianBlur(np.random.default_rng(seed).normal(0, 1, (size, size)).astype(np.float32), (0, 0), 1.5)
+    rgb = np.where(noise[..., None] > 0, np.float32([70, 150, 60]), np.float32([20, 60, 25]))
+    rgb[:, :sky_columns] = (170, 200, 235)
+    return rgb.astype(np.uint8)
+
+
+def darkening(rgb: np.ndarray, recipe: CartoonTargetRecipe) -> np.ndarray:
+    """How much the recipe's outlines darken each pixel: (H, W) int, in 0..255 units of the brightest channel."""
+    unlined = cartoon_target(rgb, dataclasses.replace(recipe, outline_darkness=0.0)).astype(int)
+    return (unlined - cartoon_target(rgb, recipe).astype(int)).max(axis=2)
+
+
+def test_no_outlines_inside_texture_but_one_where_it_meets_a_flat_region():
+    rgb = foliage_beside_sky()
+    inside = (slice(8, 120), slice(66, 120))  # the foliage, a texture window away from the sky
+    assert darkening(rgb, CartoonTargetRecipe())[inside].max() <= 2
+    # without the texture test the same edges do get lines: the test above can fail
+    assert (darkening(rgb, CartoonTargetRecipe(texture_density=1.0))[inside] > 20).sum() > 500
+    border = darkening(rgb, CartoonTargetRecipe())[8:120, 44:52].mean(axis=0)
+    assert border.max() > 50  # the sky's edge against the foliage keeps its outline
+
+
+def test_outlines_are_two_pixels_wide_on_a_strong_long_edge():
+    rgb = np.zeros((96, 96, 3), np.uint8)
+    rgb[:, :48] = (80, 110, 190)
+    rgb[:, 48:] = (240, 200, 150)
+    for width in (2, 1):
+        across = darkening(rgb, CartoonTargetRecipe(outline_width_px=width))[16:80].mean(axis=0)
+        assert across.max() > 60  # a clear line on the edge...
+        line = np.flatnonzero(across >= across.max() / 2)
+        assert len(line) == width and 46 <= line.min() and line.max() <= 49  # ...`outline_width_px` wide, on it
+
+
+def test_recipes_without_the_later_features_keep_their_old_key():
+    """The first recipe's caches (e.g. the campaign's d153ab0b8a96) stay valid: switching the later features off
+    gives back its key, and a switched-off feature's own parameters do not change the key."""
+    first = CartoonTargetRecipe.from_overrides({
+        "outline_low": 45, "outline_high": 110, "min_outline_px": 30, "outline_darkness": 0.55,
+        "outline_width_px": 1, "outline_flatten_sigma_space_px": 0.0, "texture_density": 1.0})
+    assert first.key() == "d153ab0b8a96"
+    assert dataclasses.replace(first, texture_radius_px=3.0, outline_flatten_sigma_range=0.1).key() == first.key()
+    with_texture_test = dataclasses.replace(first, texture_density=0.2)
+    assert with_texture_test.key() != first.key()
+    assert dataclasses.replace(with_texture_test, texture_radius_px=3.0).key() != with_texture_test.key()
+    assert CartoonTargetRecipe().key() not in (first.key(), with_texture_test.key())
