@@ -8,7 +8,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from core.batch import BatchFinished, BatchStarted, ItemFinished, ItemStarted
+from core.batch import BatchEvent, BatchFinished, BatchItem, BatchStarted, FrameProgress, ItemFinished, ItemStarted
 from core.failures import FailureKind
 
 from desktop_app.job_options import JobOptions
@@ -118,24 +118,23 @@ class Job:
         )
 
 
-def apply_event(job: Job, event: object) -> None:
-    """Update `job` from one engine event. Events this build does not know (e.g. video frame progress) still move
-    the progress bar through their `progress` field."""
-    progress = getattr(event, "progress", None)
-    if progress is not None and hasattr(progress, "fraction"):
-        job.progress = float(progress.fraction)
-        job.eta_s = progress.eta_s
+def apply_event(job: Job, event: BatchEvent) -> None:
+    """Update `job` from one engine event (`core.batch`); each carries the batch's progress."""
+    job.progress = float(event.progress.fraction)
+    job.eta_s = event.progress.eta_s
     if isinstance(event, BatchStarted):
         job.counts = ItemCounts(total=event.total)
         job.failures = []
     elif isinstance(event, ItemStarted):
         job.current_item, job.detail = str(event.item.relative), ""
-    elif hasattr(event, "frames_done"):  # a video or frame folder's progress (core.batch.FrameProgress)
-        total = f" of {event.frames_total}" if getattr(event, "frames_total", None) else ""
-        job.detail = f"frame {event.frames_done}{total} at {getattr(event, 'fps', 0.0):.1f} fps"
+    elif isinstance(event, FrameProgress):  # within a video or frame folder
+        total = f" of {event.frames_total}" if event.frames_total else ""
+        job.detail = f"frame {event.frames_done}{total} at {event.fps:.1f} fps"
     elif isinstance(event, ItemFinished):
         result = event.result
-        if result.status in ("done", "skipped", "failed"):
+        if not is_counted_item(result.item):  # BatchStarted's total counted it; the Items column does not
+            job.counts.total = max(0, (job.counts.total or 0) - 1)
+        elif result.status in ("done", "skipped", "failed"):
             setattr(job.counts, result.status, getattr(job.counts, result.status) + 1)
         if result.status == "failed":
             if result.error_kind is FailureKind.DEVICE and not job.device_failure:
@@ -153,6 +152,12 @@ def apply_event(job: Job, event: object) -> None:
             job.error = failure_summary(job)
         else:
             job.status, job.progress = JobStatus.DONE, 1.0
+
+
+def is_counted_item(item: BatchItem) -> bool:
+    """Whether an item of the engine's plan is one of the job's items: something it cartoonizes or tries to. An
+    entry it only names (a README beside the photos, a link to a folder, an earlier output: `skip_reason`) is not."""
+    return item.skip_reason is None
 
 
 def failure_summary(job: Job) -> str:

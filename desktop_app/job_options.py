@@ -1,8 +1,6 @@
 """What the user chose for a job (model, device, output and video settings), as plain data the GUI edits, the
-queue stores with each job and the settings file persists. Qt-free; it maps onto the engine's own options.
-
-The video settings reach the engine where it takes them (`BatchOptions.video`, from `core.video`); on a build
-without them they are kept and saved, and the options panel shows them disabled."""
+queue stores with each job and the settings file persists. Qt-free; it maps onto the engine's own options
+(`BatchOptions`, with the video settings as its `core.video.VideoOptions`, and `EngineSettings`)."""
 from __future__ import annotations
 
 import dataclasses
@@ -49,7 +47,6 @@ class JobOptions:
     beside_inputs: bool = False
     video_codec: str = "libx264"
     video_crf: int = 18
-    keep_audio: bool = True
     temporal_smoothing: bool = False
     frames_as_video: bool = False
     frames_fps: float = 25.0

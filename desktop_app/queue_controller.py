@@ -18,7 +18,9 @@ from core.failures import FailureKind
 
 from desktop_app.batch_worker import BatchRequest, BatchWorker, batch_failure_kind
 from desktop_app.function_worker import run_in_background
-from desktop_app.job import ACTIVE_STATUSES, FINISHED_STATUSES, START_ALL_STATUSES, Job, JobStatus, apply_event
+from desktop_app.job import (
+    ACTIVE_STATUSES, FINISHED_STATUSES, START_ALL_STATUSES, Job, JobStatus, apply_event, is_counted_item,
+)
 from desktop_app.job_inputs import group_into_jobs, output_dir_for
 from desktop_app.job_options import JobOptions
 from desktop_app.job_queue_model import JobQueueModel, display_path
@@ -31,7 +33,8 @@ def job_output_dir(inputs: Iterable[Path], options: JobOptions) -> Path:
 
 
 def _count_planned_items(job_id: int, inputs: list[Path], batch_options) -> tuple[int, int]:
-    return job_id, len(plan_batch(inputs, batch_options).items)
+    """The Items column: what the engine's own plan would cartoonize (see `job.is_counted_item`)."""
+    return job_id, sum(is_counted_item(item) for item in plan_batch(inputs, batch_options).items)
 
 
 class QueueController(QObject):
@@ -280,7 +283,7 @@ class QueueController(QObject):
         apply_event(job, event)
         if isinstance(event, ItemFinished) and event.result.status == "failed":
             log.warning("%s: %s failed: %s", job.title, event.result.item.relative, event.result.error)
-        elif isinstance(event, ItemFinished) and getattr(event.result, "note", None):
+        elif isinstance(event, ItemFinished) and event.result.note:
             log.info("%s: %s: %s", job.title, event.result.item.relative, event.result.note)
         if isinstance(event, BatchFinished):
             summary = event.summary

@@ -65,7 +65,9 @@ def main(out_folder: str) -> int:
     pictures = Path.home() / "Pictures"
     photos = pictures / "Holiday photos"
     photos.mkdir(parents=True)
-    samples = sorted((REPO_ROOT / "resources" / "samples").glob("*.jpg"))
+    from core.resource_paths import resources_dir
+
+    samples = sorted((resources_dir() / "samples").glob("*.jpg"))
     for sample in samples:
         shutil.copy(sample, photos / sample.name)
     later = pictures / "Birthday"

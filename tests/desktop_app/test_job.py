@@ -4,8 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.batch import (
-    BatchFinished, BatchItem, BatchStarted, BatchSummary, ItemFinished, ItemResult, ItemStarted, Progress,
-    TileProgress,
+    BatchFinished, BatchItem, BatchStarted, BatchSummary, FrameProgress, ItemFinished, ItemResult, ItemStarted,
+    Progress, TileProgress,
 )
 
 from desktop_app.job import Job, JobStatus, apply_event
@@ -46,15 +46,14 @@ def test_a_cancelled_batch_ends_cancelled_and_a_clean_one_done():
     assert job.status == JobStatus.DONE and job.progress == 1.0
 
 
-def test_unknown_events_still_move_the_progress_bar():
-    """Video frame events will arrive from the engine; anything with a `progress` field updates the bar."""
-
-    class FrameProgress:  # what a future engine event looks like to the GUI
-        progress = _progress(0, 1, 0.4, 12.0)
-
+def test_frame_progress_moves_the_bar_and_says_which_frame():
     job = Job([Path("/clip.mp4")], "video", Path("/out"), status=JobStatus.RUNNING)
-    apply_event(job, FrameProgress())
+    apply_event(job, FrameProgress(0, frames_done=12, frames_total=30, fps=2.5, eta_s=7.2,
+                                   progress=_progress(0, 1, 0.4, 12.0)))
     assert (job.progress, job.eta_s, job.status) == (0.4, 12.0, JobStatus.RUNNING)
+    assert job.detail == "frame 12 of 30 at 2.5 fps"
+    apply_event(job, FrameProgress(0, 13, None, 2.5, None, _progress(0, 1, 0.42, 11.0)))
+    assert job.detail == "frame 13 at 2.5 fps"
 
 
 def test_a_saved_job_comes_back_pending_with_its_options(tmp_path):
@@ -79,6 +78,7 @@ def test_options_from_a_damaged_file_fall_back_field_by_field():
     assert options.device == "cuda:1" and options.max_side_px is None and options.skip_existing is True
     assert options.batch_options(Path("/o")).existing == "skip"
     assert JobOptions(skip_existing=False).batch_options(Path("/o")).existing == "overwrite"
+    assert JobOptions.from_dict({"keep_audio": False, "video_crf": 20}) == JobOptions(video_crf=20)  # an old key
 
 
 def test_a_restored_cancelled_job_shows_its_real_progress_and_new_options_survive(tmp_path):

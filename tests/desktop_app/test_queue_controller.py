@@ -17,7 +17,7 @@ from core.failures import FailureKind, failure_kind
 from core.image_io import ImageReadError
 from desktop_app.job import JobStatus
 from desktop_app.job_options import JobOptions
-from desktop_app.job_queue_model import JobQueueModel
+from desktop_app.job_queue_model import Column, JobQueueModel
 from desktop_app.queue_controller import QueueController
 from tests.desktop_app.conftest import TINY_MODEL_NAME, outputs_under, wait_for_status, write_photo
 
@@ -56,6 +56,19 @@ def test_a_batch_runs_to_completion_with_progress_signals_and_files(queue, make_
     assert sum(isinstance(e, ItemFinished) for e in events) == 3 and any(isinstance(e, TileProgress) for e in events)
     fractions = [e.progress.fraction for e in events]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
+
+
+def test_the_items_count_is_the_photos_not_a_readme_beside_them(queue, make_photo_folder, qtbot):
+    folder = make_photo_folder("samples", count=2)
+    (folder / "README.md").write_text("Where these photos come from.\n", encoding="utf-8")
+    [job], _ = queue.add_inputs([folder], CPU)
+    qtbot.waitUntil(lambda: job.counts.total is not None, timeout=10_000)
+    assert job.counts.total == 2
+    with qtbot.waitSignal(queue.job_finished, timeout=30_000):
+        queue.start_all()
+    assert job.status == JobStatus.DONE
+    assert (job.counts.total, job.counts.done, job.counts.skipped, job.counts.failed) == (2, 2, 0, 0)
+    assert queue.model.data(queue.model.index(0, Column.ITEMS)) == "2"
 
 
 def test_cancel_mid_batch_leaves_no_partial_file(queue, make_photo_folder, qtbot):

@@ -1,5 +1,5 @@
-"""Video and frame-folder jobs through the GUI's queue, on whichever engine this build has: with the video engine
-they run and report frames; the GUI does no video processing of its own."""
+"""Video and frame-folder jobs through the GUI's queue: they run on the engine and report frames; the GUI does no
+video processing of its own."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,7 +16,9 @@ CPU = JobOptions(model=TINY_MODEL_NAME, device="cpu")
 
 @pytest.fixture
 def synthetic_video():
-    return pytest.importorskip("tests.core.synthetic_video")
+    from tests.core import synthetic_video
+
+    return synthetic_video
 
 
 def test_video_options_reach_the_engine():
