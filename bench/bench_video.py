@@ -31,6 +31,7 @@ from core.cartoonizer import Cartoonizer  # noqa: E402
 from core.generator import UNetGenerator  # noqa: E402
 from core.model_file import CartoonModel, ModelMetadata  # noqa: E402
 from core.model_registry import load_model  # noqa: E402
+from core.steps import drain  # noqa: E402
 from core.temporal_smoothing import TemporalSmoother, flicker_figure  # noqa: E402
 from core.video import VideoOptions, cartoonize_video  # noqa: E402
 
@@ -113,13 +114,7 @@ def model_only_fps(cartoonizer: Cartoonizer, frames: np.ndarray, batch: int) -> 
 def end_to_end_fps(cartoonizer: Cartoonizer, source: Path, destination: Path, options: VideoOptions) -> float:
     destination.unlink(missing_ok=True)
     started = time.perf_counter()
-    job = cartoonize_video(source, destination, cartoonizer, options)
-    while True:
-        try:
-            next(job)
-        except StopIteration as finished:
-            frames = finished.value.frames
-            break
+    frames = drain(cartoonize_video(source, destination, cartoonizer, options)).frames
     sync(cartoonizer.device)
     return frames / (time.perf_counter() - started)
 

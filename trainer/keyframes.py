@@ -26,6 +26,7 @@ import numpy as np
 
 from core.cancel import CancelToken
 from core.image_io import write_image
+from core.steps import drain
 from core.video import DecodedFrame, VideoFileReader, VideoReadError
 
 log = logging.getLogger(__name__)
@@ -165,12 +166,7 @@ def extract_keyframes(videos: Iterable[str | Path], output_dir: str | Path,
                       cancel: CancelToken | None = None) -> KeyframeSummary:
     """Write the key-frames of `videos` into `output_dir` and say what was kept and dropped. A video that cannot
     be read is reported in the summary (and logged), not raised; `Cancelled` is raised between frames."""
-    steps = extract_keyframes_steps(videos, output_dir, options, cancel)
-    while True:
-        try:
-            next(steps)
-        except StopIteration as finished:
-            return finished.value
+    return drain(extract_keyframes_steps(videos, output_dir, options, cancel))
 
 
 def extract_keyframes_steps(videos: Iterable[str | Path], output_dir: str | Path,

