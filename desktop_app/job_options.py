@@ -15,7 +15,7 @@ from core.batch_setup import EngineSettings
 from core.devices import AUTO
 from core.output_names import DEFAULT_NAME_PATTERN, NamePatternError, check_name_pattern, keeps_names_apart
 from core.region_strength import RegionStrength
-from core.video import VIDEO_CODECS, VideoError, VideoOptions, check_video_encoder
+from core.video import DEFAULT_FRAME_FOLDER_FPS, VIDEO_CODECS, VideoError, VideoOptions, check_video_encoder
 
 OUTPUT_FORMATS = ("same", "png", "jpeg", "webp")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
@@ -45,11 +45,11 @@ class JobOptions:
     background_strength: float = 1.0
     name_pattern: str = DEFAULT_NAME_PATTERN
     beside_inputs: bool = False
-    video_codec: str = "libx264"
-    video_crf: int = 18
-    temporal_smoothing: bool = False
-    frames_as_video: bool = False
-    frames_fps: float = 25.0
+    video_codec: str = VideoOptions.codec                 # the engine's video defaults
+    video_crf: int = VideoOptions.crf
+    temporal_smoothing: bool = VideoOptions.temporal_smoothing
+    frames_as_video: bool = VideoOptions.frames_as_video
+    frames_fps: float = float(DEFAULT_FRAME_FOLDER_FPS)
 
     def batch_options(self, output_dir: Path) -> BatchOptions:
         """The engine's options for this job, writing into `output_dir`."""

@@ -19,13 +19,15 @@ from PySide6.QtWidgets import (
 from core.cartoonizer import MIN_TILE_PX
 from core.output_names import DEFAULT_NAME_PATTERN, keeps_names_apart, output_stem
 from core.segmenter import bundled_segmenter_path
+from core.video import VIDEO_CODECS
 
 from desktop_app.device_combo import DeviceComboBox
 from desktop_app.job_options import JobOptions, name_pattern_problem
 from desktop_app.model_combo import ModelComboBox, model_card
 
 FORMAT_CHOICES = (("Same as input", "same"), ("PNG", "png"), ("JPEG", "jpeg"), ("WebP", "webp"))
-CODEC_CHOICES = (("H.264 (libx264, CPU)", "libx264"), ("H.264 (NVENC, NVIDIA GPU)", "h264_nvenc"))
+CODEC_LABELS = {"libx264": "H.264 (libx264, CPU)", "h264_nvenc": "H.264 (NVENC, NVIDIA GPU)"}
+CODEC_CHOICES = tuple((CODEC_LABELS.get(codec, codec), codec) for codec in VIDEO_CODECS)  # the engine's encoders
 UNAVAILABLE_SUFFIX = " (not available here)"
 SHORT_DESCRIPTION_CHARS = 110
 NOTE_STYLE = "color: palette(placeholder-text);"

@@ -127,3 +127,10 @@ def test_the_panel_shows_the_selected_jobs_options_and_the_job_runs_with_them(wi
     assert first.status == JobStatus.DONE, first.error
     assert [p.suffix for p in first.output_dir.iterdir()] == [".jpg"]   # what ran is what the panel showed
     assert not panel.groups[1].isEnabled() and "ran with these" in panel.scope_label.text()
+
+
+def test_every_encoder_the_engine_offers_is_listed_with_its_own_label():
+    from core.video import VIDEO_CODECS
+    from desktop_app.options_panel import CODEC_CHOICES, CODEC_LABELS
+
+    assert [codec for _label, codec in CODEC_CHOICES] == list(VIDEO_CODECS) and set(CODEC_LABELS) == set(VIDEO_CODECS)
