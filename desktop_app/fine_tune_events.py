@@ -1,16 +1,15 @@
 """Splits the trainer's stdout into its events: `cartoonize-train` prints one JSON object per line, and a pipe hands
 them over in arbitrary chunks (half a line, several lines, a UTF-8 character cut in two).
 
-Qt-free. `JsonLineReader.feed(chunk)` returns the complete events so far and keeps the unfinished tail for the next
-chunk; a line that is not a JSON object (a stray print, a library's warning on stdout) is kept in `garbage` and
-never raises. `LineBuffer` does the same for plain text lines (the trainer's stderr).
+Qt-free. `JsonLineReader.feed(chunk)` returns the complete events so far (`trainer.events`, parsed by
+`trainer.events.parse_event`) and keeps the unfinished tail for the next chunk; a line that is no event (a stray
+print, a library's warning on stdout) or an event that does not fit its kind is kept in `garbage` and never raises.
+`LineBuffer` does the same for plain text lines (the trainer's stderr).
 """
 from __future__ import annotations
 
-import json
-from typing import Any
+from trainer.events import EventFormatError, TrainerEvent, parse_event
 
-Event = dict[str, Any]
 MAX_LINE_BYTES = 1 << 20  # a "line" longer than this without a newline is not ours: it is dropped as garbage
 
 
@@ -35,38 +34,30 @@ class LineBuffer:
 
 
 class JsonLineReader:
-    """The trainer's stdout as a stream of events: dicts with an "event" key."""
+    """The trainer's stdout as a stream of typed events."""
 
     def __init__(self) -> None:
         self._lines = LineBuffer()
         self.garbage: list[str] = []  # lines that were not events, for the log
 
-    def feed(self, chunk: bytes) -> list[Event]:
+    def feed(self, chunk: bytes) -> list[TrainerEvent]:
         return self._events(self._lines.feed(chunk))
 
-    def flush(self) -> list[Event]:
+    def flush(self) -> list[TrainerEvent]:
         return self._events(self._lines.flush())
 
-    def _events(self, lines: list[str]) -> list[Event]:
+    def _events(self, lines: list[str]) -> list[TrainerEvent]:
         events = []
         for line in lines:
-            event = parse_event(line)
+            try:
+                event = parse_event(line)
+            except EventFormatError:
+                event = None
             if event is not None:
                 events.append(event)
             elif line.strip():
                 self.garbage.append(line)
         return events
-
-
-def parse_event(line: str) -> Event | None:
-    """The event on one line, or None when the line is not a JSON object with a text "event" field."""
-    try:
-        value = json.loads(line)
-    except ValueError:
-        return None
-    if isinstance(value, dict) and isinstance(value.get("event"), str):
-        return value
-    return None
 
 
 def _text(line: bytes) -> str:

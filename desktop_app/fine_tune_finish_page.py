@@ -87,10 +87,9 @@ class FinishPage(QWizardPage):
         base = suggested_model_name(session.plan.base_model) if session.plan else "model"
         self.name_edit.setText(unique_name(f"{base}-tuned"[:64], self._taken))
         self.display_edit.setText(f"{session.base_display_name or base}, fine-tuned")
-        steps = session.last_log.get("step")
         self.summary.setText(
             f"Fine-tuned from {session.base_display_name or base}"
-            + (f" for {steps:,} steps" if isinstance(steps, int) else "")
+            + (f" for {session.model_step:,} steps" if session.model_step is not None else "")
             + (f" on {len(session.photos.images)} photos" if session.photos else "") + ".")
         if session.last_sample is not None:
             self.sample_view.show_file(session.last_sample)

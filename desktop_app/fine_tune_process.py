@@ -2,9 +2,9 @@
 
 A separate process, not a worker thread: a crash, an out-of-memory kill or a CUDA fault ends the trainer, never the
 GUI, and Stop can use the trainer's own SIGTERM handling (finish the step, save a checkpoint, exit 130). stdout
-carries JSON events (see `fine_tune_events`); stderr is plain text for the log, of which the last lines are kept to
-explain a failure. On Windows `terminate()` cannot signal a console process, so Stop ends it there without a
-checkpoint (QProcess.kill) after STOP_GRACE_MS.
+carries `trainer.events` as JSON lines (split by `fine_tune_events`); stderr is plain text for the log, of which the
+last lines are kept to explain a failure. On Windows `terminate()` cannot signal a console process, so Stop ends it
+there without a checkpoint (QProcess.kill) after STOP_GRACE_MS.
 """
 from __future__ import annotations
 
@@ -19,12 +19,14 @@ from typing import Sequence
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
-from desktop_app.fine_tune_events import Event, JsonLineReader, LineBuffer
+from trainer.events import EXIT_INTERRUPTED, EXIT_OK, ModelExported, TrainerEvent, TrainerFailed, TrainingStopped
+
+from desktop_app.fine_tune_events import JsonLineReader, LineBuffer
 
 log = logging.getLogger("desktop_app.fine_tune")
 STDERR_TAIL_LINES = 15
 STOP_GRACE_MS = 120_000  # a slow CPU step plus a checkpoint; after that Stop becomes a kill
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130  # trainer.cli's exit codes
+FINAL_EVENTS = (ModelExported, TrainingStopped, TrainerFailed)  # how a training run ends, kept for `describe_exit`
 
 
 def trainer_command() -> list[str]:
@@ -50,14 +52,14 @@ class RunResult:
     message: str                 # one paragraph for people: what happened and, on failure, why
     exit_code: int | None
     stderr_tail: tuple[str, ...]
-    last_event: Event | None     # "done", "stopped" or "error" when the trainer said so
+    last_event: TrainerEvent | None  # ModelExported, TrainingStopped or TrainerFailed when the trainer said so
 
 
 class TrainingProcess(QObject):
     """One trainer process at a time. `start()` again after it finished (with --resume, say) reuses the object."""
 
     started = Signal()
-    event = Signal(dict)           # every JSON event, in order
+    event = Signal(object)         # every trainer event (a trainer.events class), in order
     stderr_line = Signal(str)
     garbage_line = Signal(str)     # stdout lines that were not events
     finished = Signal(object)      # RunResult; always the last signal of a run
@@ -69,7 +71,7 @@ class TrainingProcess(QObject):
         self._events = JsonLineReader()
         self._stderr = LineBuffer()
         self._tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
-        self._last_event: Event | None = None
+        self._last_event: TrainerEvent | None = None
         self._stop_requested = False
         self._kill_timer = QTimer(self, singleShot=True, interval=STOP_GRACE_MS)
         self._kill_timer.timeout.connect(self.kill)
@@ -134,9 +136,9 @@ class TrainingProcess(QObject):
         if self._process is not None:
             self._deliver_stderr(self._stderr.feed(self._process.readAllStandardError().data()))
 
-    def _deliver(self, events: list[Event]) -> None:
+    def _deliver(self, events: list[TrainerEvent]) -> None:
         for event in events:
-            if event["event"] in ("done", "stopped", "error"):
+            if isinstance(event, FINAL_EVENTS):
                 self._last_event = event
             self.event.emit(event)
         for line in self._events.garbage:
@@ -176,10 +178,9 @@ class TrainingProcess(QObject):
         self.finished.emit(result)
 
 
-def describe_exit(exit_code: int | None, last_event: Event | None, stderr_tail: tuple[str, ...],
+def describe_exit(exit_code: int | None, last_event: TrainerEvent | None, stderr_tail: tuple[str, ...],
                   stop_requested: bool = False) -> RunResult:
     """What a finished trainer run means for people. `exit_code` None: the process died of a signal."""
-    kind = last_event.get("event") if last_event else None
     tail = "\n".join(stderr_tail)
     if exit_code is None:
         if stop_requested:
@@ -189,21 +190,22 @@ def describe_exit(exit_code: int | None, last_event: Event | None, stderr_tail: 
                    "Resume continues from the last checkpoint."
                    + (f"\nLast messages:\n{tail}" if tail else ""))
         return RunResult(Outcome.CRASHED, message, None, stderr_tail, last_event)
-    if exit_code == EXIT_OK and kind == "done":
+    if exit_code == EXIT_OK and isinstance(last_event, ModelExported):
         return RunResult(Outcome.DONE, "Training finished.", exit_code, stderr_tail, last_event)
     if exit_code == EXIT_INTERRUPTED:
-        if kind == "stopped":
-            message = f"Stopped at step {last_event.get('step')}; the checkpoint is saved and Resume continues."
+        if isinstance(last_event, TrainingStopped):
+            message = f"Stopped at step {last_event.step}; the checkpoint is saved and Resume continues."
         else:
             message = "Stopped; Resume continues from the last checkpoint."
         return RunResult(Outcome.STOPPED, message, exit_code, stderr_tail, last_event)
-    if kind == "error":
-        reason = str(last_event.get("message", "")).strip()
+    if isinstance(last_event, TrainerFailed):
+        reason = last_event.message.strip()
     elif exit_code == EXIT_OK:
         reason = "the trainer ended without exporting a model"
     else:
         reason = f"the trainer exited with code {exit_code}"
-    message = f"Training failed: {reason}" + (f"\nLast messages:\n{tail}" if tail and kind != "error" else "")
+    message = f"Training failed: {reason}" + (f"\nLast messages:\n{tail}" if tail and not isinstance(
+        last_event, TrainerFailed) else "")
     return RunResult(Outcome.FAILED, message, exit_code, stderr_tail, last_event)
 
 

@@ -2,9 +2,8 @@
 dataclass: each page fills its part, later pages read it."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from core.devices import AUTO
 
@@ -30,7 +29,7 @@ class FineTuneSession:
     training_started: bool = False
     model_path: Path | None = None                  # the exported model, from the trainer's "done" event
     last_sample: Path | None = None                 # the newest sample grid
-    last_log: dict[str, Any] = field(default_factory=dict)
+    model_step: int | None = None                   # the training step model_path was made at
 
     @property
     def cartoons_dir(self) -> Path | None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from core.devices import DeviceInfo
+from trainer.events import TrainerEvent, TrainingProgress
 
 from desktop_app.fine_tune_estimate import SpeedRecords, speed_from_speed_test
 from desktop_app.fine_tune_plan import FineTunePlan, write_config
@@ -67,14 +68,13 @@ class SpeedTest(QObject):
     def _on_started(self) -> None:
         self._started_at = time.monotonic()
 
-    def _on_event(self, event: dict) -> None:
-        rate = event.get("images_per_s")
-        if event.get("event") != "log" or not isinstance(rate, (int, float)) or rate <= 0:
+    def _on_event(self, event: TrainerEvent) -> None:
+        if not isinstance(event, TrainingProgress) or event.images_per_s <= 0:
             return
         if self._first_log_s is None:
             self._first_log_s = time.monotonic() - self._started_at
         else:
-            self._rates.append(float(rate))
+            self._rates.append(event.images_per_s)
 
     def _on_finished(self, result: RunResult) -> None:
         plan, device, first_log_s, rates = self._plan, self._device, self._first_log_s, self._rates

@@ -18,6 +18,10 @@ from PySide6.QtWidgets import (
 )
 
 from trainer.checkpoint import list_checkpoints
+from trainer.events import (
+    CheckpointSaved, ModelExported, SampleWritten, TrainerEvent, TrainerFailed, TrainingProgress, TrainingStarted,
+    TrainingStopped,
+)
 from trainer.export import export_checkpoint
 
 from desktop_app.fine_tune_estimate import SpeedRecords, format_duration, mean_step_seconds, speed_from_steps
@@ -31,7 +35,6 @@ from desktop_app.log_panel import details
 from desktop_app.settings_store import config_dir
 
 log = logging.getLogger("desktop_app.fine_tune")
-NOT_LOSSES = frozenset({"event", "step", "phase", "images_per_s", "eta_s"})
 LOG_LINES = 2000
 ERROR_STYLE = "color: #b3261e;"
 NOTE_STYLE = "color: palette(placeholder-text);"
@@ -195,7 +198,7 @@ class TrainingPage(QWizardPage):
         self.exporting = False
         self.session.model_path = path
         self._model_from_checkpoint = True
-        self.session.last_log = {**self.session.last_log, "step": step}
+        self.session.model_step = step
         self._append_log(f"model of the checkpoint at step {step}: {path}")
         self._set_status(f"Stopped at step {step:,} of {self.total_steps:,}. Its model is ready: Next names it, "
                          "or Resume trains on.")
@@ -214,57 +217,52 @@ class TrainingPage(QWizardPage):
         self._set_status("The trainer is starting (loading the models)…")
 
     # --- events --------------------------------------------------------------------------------------------------
-    def handle_event(self, event: dict) -> None:
-        """One trainer event (see trainer/loop.py): update the numbers, the plot, the sample or the log."""
-        kind = event.get("event")
-        if kind == "start":
-            self.total_steps = int(event.get("total_steps", 0))
-            self.step = self._start_step = int(event.get("step", 0))
+    def handle_event(self, event: TrainerEvent) -> None:
+        """One trainer event (`trainer.events`): update the numbers, the plot, the sample or the log."""
+        if isinstance(event, TrainingStarted):
+            self.total_steps = event.total_steps
+            self.step = self._start_step = event.step
             self._logs_seen = 0
             self.progress.setRange(0, max(1, self.total_steps))
             self.progress.setValue(self.step)
             self.step_label.setText(f"Step {self.step:,} of {self.total_steps:,}")
-            resumed = f", resumed at step {self.step:,}" if event.get("resumed_from") else ""
-            self._set_status(f"Training on {event.get('device', '?')}: {event.get('photos', '?')} photos, "
-                             f"{event.get('cartoons', '?')} cartoons{resumed}.")
-            self._append_log(f"training on {event.get('device')} ({event.get('precision')}), "
+            resumed = f", resumed at step {self.step:,}" if event.resumed_from else ""
+            self._set_status(f"Training on {event.device}: {event.photos} photos, {event.cartoons} cartoons{resumed}.")
+            self._append_log(f"training on {event.device} ({event.precision}), "
                              f"step {self.step} of {self.total_steps}{resumed}")
-        elif kind == "log":
+        elif isinstance(event, TrainingProgress):
             self._on_log(event)
-        elif kind == "sample":
-            self.session.last_sample = Path(event["path"])
-            self.sample_view.show_file(event["path"])
-            self.sample_caption.setText(f"<b>Latest sample</b>, step {int(event.get('step', self.step)):,}: "
+        elif isinstance(event, SampleWritten):
+            self.session.last_sample = event.path
+            self.sample_view.show_file(event.path)
+            self.sample_caption.setText(f"<b>Latest sample</b>, step {event.step:,}: "
                                         "each row is a photo and its cartoon")
-        elif kind == "checkpoint":
-            self._append_log(f"checkpoint saved at step {event.get('step')}: {event.get('path')}")
-        elif kind == "stopped":
-            self._append_log(f"stopped at step {event.get('step')} ({event.get('reason')})")
-        elif kind == "done":
-            self.session.model_path = Path(event["model"])
-            self._append_log(f"model exported: {event['model']}")
-        elif kind == "error":
-            self._append_log(f"error: {event.get('message')}")
+        elif isinstance(event, CheckpointSaved):
+            self._append_log(f"checkpoint saved at step {event.step}: {event.path}")
+        elif isinstance(event, TrainingStopped):
+            self._append_log(f"stopped at step {event.step} ({event.reason})")
+        elif isinstance(event, ModelExported):
+            self.session.model_path, self.session.model_step = event.model, event.step
+            self._append_log(f"model exported: {event.model}")
+        elif isinstance(event, TrainerFailed):
+            self._append_log(f"error: {event.message}")
+        else:  # cartoon-target progress, or a kind from a newer trainer
+            log.debug("trainer event: %s", event.to_line())
 
-    def _on_log(self, event: dict) -> None:
-        self.step = int(event.get("step", self.step))
-        self.session.last_log = dict(event)
+    def _on_log(self, event: TrainingProgress) -> None:
+        self.step = event.step
         self.progress.setValue(min(self.step, self.progress.maximum()))
         self.step_label.setText(f"Step {self.step:,} of {self.total_steps:,}" + (
-            " (pre-training)" if event.get("phase") == "pretrain" else ""))
-        rate = event.get("images_per_s")
-        if isinstance(rate, (int, float)):
-            self.speed_label.setText(f"{rate:.3g} images/s")
-            if event.get("phase") == "train" and self._logs_seen:  # the first interval includes the set-up
-                self._rates.append(float(rate))
+            " (pre-training)" if event.phase == "pretrain" else ""))
+        self.speed_label.setText(f"{event.images_per_s:.3g} images/s")
+        if event.phase == "train" and self._logs_seen:  # the first interval includes the set-up
+            self._rates.append(event.images_per_s)
         if self._first_log_s is None and self._started_at:
             self._first_log_s = time.monotonic() - self._started_at
             self._first_log_steps = max(1, self.step - self._start_step)
-        eta = event.get("eta_s")
-        if isinstance(eta, (int, float)):
-            self.eta_label.setText(f"{format_duration(eta)} left" if eta > 0 else "finishing")
+        self.eta_label.setText(f"{format_duration(event.eta_s)} left" if event.eta_s > 0 else "finishing")
         self._logs_seen += 1
-        self.plot.add_point(self.step, {k: v for k, v in event.items() if k not in NOT_LOSSES})
+        self.plot.add_point(self.step, event.losses)
 
     def _on_finished(self, result: RunResult) -> None:
         self._remember_speed()

@@ -17,6 +17,9 @@ from desktop_app.fine_tune_finish_page import model_name_problem, unique_name
 from desktop_app.fine_tune_wizard import FineTuneWizard
 from desktop_app.settings_store import config_dir
 from trainer.config import BACKBONES
+from trainer.events import (
+    CheckpointSaved, ModelExported, SampleWritten, TrainingProgress, TrainingStarted, TrainingStopped,
+)
 from tests.desktop_app.conftest import TINY_MODEL_NAME
 from tests.desktop_app.fine_tune_fixtures import (  # noqa: F401 - fixtures
     BASE_MODEL_NAME, base_model, fake_trainer_command, picture_folders, recorded_arguments, write_pictures,
@@ -160,11 +163,9 @@ def test_the_bundled_semantic_module_is_the_default(qtbot, make_wizard, empty_re
 
 def test_measuring_speed_bases_the_estimates_on_this_device(qtbot, make_wizard, tmp_path,
                                                             picture_folders):  # noqa: F811
-    log = {"event": "log", "phase": "train", "g_total": 0.7, "eta_s": 1.0}
     command, args_file = fake_trainer_command(tmp_path, run=[
-        {**log, "step": 1, "images_per_s": 1.0}, {**log, "step": 2, "images_per_s": 8.0},
-        {**log, "step": 3, "images_per_s": 4.0}, {**log, "step": 4, "images_per_s": 8.0},
-        {"event": "done", "step": 4, "model": "m.safetensors"}])
+        *(logged(step, {"g_total": 0.7}, rate, eta_s=1.0) for step, rate in ((1, 1.0), (2, 8.0), (3, 4.0), (4, 8.0))),
+        ModelExported(step=4, model=Path("m.safetensors")).to_json()])
     wizard = make_wizard(command)
     to_settings(qtbot, wizard, picture_folders)
     page = wizard.settings_page
@@ -196,24 +197,21 @@ def test_the_training_page_follows_stop_and_resume_to_a_named_model(qtbot, make_
     sample = tmp_path / "sample.png"
     write_pictures(tmp_path / "sample", 1)
     (tmp_path / "sample" / "photo_00.png").rename(sample)
-    checkpoint = {"event": "checkpoint", "step": 2, "path": str(run_dir / "checkpoints" / "step_00000002.pt")}
+    checkpoint = CheckpointSaved(step=2, path=run_dir / "checkpoints" / "step_00000002.pt")
     real_checkpoint = write_checkpoint(tmp_path / "made", step=2)
     command, args_file = fake_trainer_command(tmp_path, run=[
-        {"event": "start", "step": 0, "total_steps": 4, "device": "cpu", "photos": 24, "cartoons": 24},
-        {"event": "log", "step": 1, "phase": "train", "g_total": 0.8, "d_total": 0.9, "images_per_s": 2.0,
-         "eta_s": 30.0},
-        {"event": "log", "step": 2, "phase": "train", "g_total": 0.7, "d_total": 0.8, "images_per_s": 4.0,
-         "eta_s": 20.0},
-        {"event": "sample", "step": 2, "path": str(sample)},
-        {"wait_for_stop": [{"copy": [str(real_checkpoint), checkpoint["path"]]},
+        started(run_dir, 0, 4),
+        logged(1, {"g_total": 0.8, "d_total": 0.9}, 2.0, eta_s=30.0),
+        logged(2, {"g_total": 0.7, "d_total": 0.8}, 4.0, eta_s=20.0),
+        SampleWritten(step=2, path=sample).to_json(),
+        {"wait_for_stop": [{"copy": [str(real_checkpoint), str(checkpoint.path)]},
                            {"copy": [str(real_checkpoint.parent / "latest"), str(run_dir / "checkpoints" / "latest")]},
-                           checkpoint,
-                           {"event": "stopped", "step": 2, "reason": "SIGTERM"}]},
+                           checkpoint.to_json(),
+                           TrainingStopped(step=2, reason="SIGTERM").to_json()]},
     ], resume=[
-        {"event": "start", "step": 2, "total_steps": 4, "device": "cpu", "resumed_from": checkpoint["path"]},
-        {"event": "log", "step": 4, "phase": "train", "g_total": 0.6, "d_total": 0.7, "images_per_s": 4.0,
-         "eta_s": 0.0},
-        {"event": "done", "step": 4, "model": str(tiny_model_file)},
+        started(run_dir, 2, 4, resumed_from=checkpoint.path),
+        logged(4, {"g_total": 0.6, "d_total": 0.7}, 4.0, eta_s=0.0),
+        ModelExported(step=4, model=tiny_model_file).to_json(),
     ])
     wizard = make_wizard(command)
     to_settings(qtbot, wizard, picture_folders)
@@ -251,6 +249,7 @@ def test_the_training_page_follows_stop_and_resume_to_a_named_model(qtbot, make_
     click(wizard, NEXT)
     finish = wizard.finish_page
     assert finish.name_edit.text() == f"{BASE_MODEL_NAME}-tuned"
+    assert "for 4 steps" in finish.summary.text()  # the step of the trainer's "done"
     finish.name_edit.setText("my style")
     assert "no spaces" in finish.problem_label.text() and not wizard.button(FINISH).isEnabled()
     finish.name_edit.setText(BASE_MODEL_NAME)
@@ -267,6 +266,19 @@ def test_the_training_page_follows_stop_and_resume_to_a_named_model(qtbot, make_
     assert entry.metadata.display_name == "My comic style" and not entry.bundled
 
 
+def started(run_dir: Path, step: int, total_steps: int, resumed_from: Path | None = None) -> dict:
+    """The trainer's "start" line of a fine-tune on the CPU."""
+    return TrainingStarted(run_dir=run_dir, step=step, total_steps=total_steps, pretrain_steps=0, warm_start_steps=0,
+                           device="cpu", world_size=1, precision="fp32", photos=24, cartoons=24,
+                           resumed_from=resumed_from).to_json()
+
+
+def logged(step: int, losses: dict[str, float], images_per_s: float, eta_s: float) -> dict:
+    """The trainer's "log" line of an adversarial step."""
+    return TrainingProgress(step=step, phase="train", losses=losses, images_per_s=images_per_s,
+                            eta_s=eta_s).to_json()
+
+
 def write_checkpoint(folder: Path, step: int) -> Path:
     """A real training checkpoint of a fine-tune of the tiny base model (as the trainer writes one)."""
     from tests.conftest import make_tiny_generator
@@ -281,8 +293,7 @@ def write_checkpoint(folder: Path, step: int) -> Path:
 def test_a_crashed_trainer_leaves_the_wizard_usable_and_says_why(qtbot, make_wizard, tmp_path,
                                                                  picture_folders):  # noqa: F811
     command, args_file = fake_trainer_command(tmp_path, run=[
-        {"event": "start", "step": 0, "total_steps": 4, "device": "cpu"},
-        {"stderr": "RuntimeError: CUDA out of memory"}, {"crash": True}])
+        started(tmp_path / "run", 0, 4), {"stderr": "RuntimeError: CUDA out of memory"}, {"crash": True}])
     wizard = make_wizard(command)
     to_settings(qtbot, wizard, picture_folders)
     click(wizard, COMMIT)
@@ -297,8 +308,7 @@ def test_a_crashed_trainer_leaves_the_wizard_usable_and_says_why(qtbot, make_wiz
 
 def test_closing_during_training_stops_the_trainer_first(qtbot, make_wizard, tmp_path, picture_folders):  # noqa: F811
     command, _ = fake_trainer_command(tmp_path, run=[
-        {"event": "start", "step": 0, "total_steps": 4}, {"wait_for_stop": [{"event": "stopped", "step": 0,
-                                                                              "reason": "SIGTERM"}]}])
+        started(tmp_path / "run", 0, 4), {"wait_for_stop": [TrainingStopped(step=0, reason="SIGTERM").to_json()]}])
     wizard = make_wizard(command)
     to_settings(qtbot, wizard, picture_folders)
     click(wizard, COMMIT)
