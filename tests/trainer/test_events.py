@@ -75,7 +75,8 @@ OLD_LINES = {
         TrainingProgress(step=25, phase="warmstart", losses={"target_l1": 0.13247305154800415}, images_per_s=2.102,
                          eta_s=83700.7),
     '{"event": "stopped", "step": 489, "reason": "SIGTERM"}': TrainingStopped(step=489, reason="SIGTERM"),
-    '{"event": "done", "step": 200, "model": "run.safetensors"}': ModelExported(step=200, model=Path("run.safetensors")),
+    '{"event": "done", "step": 200, "model": "run.safetensors"}':
+        ModelExported(step=200, model=Path("run.safetensors")),
     '{"event": "start", "run_dir": "runs/first", "step": 0, "total_steps": 20, "pretrain_steps": 10, "device": '
     '"cpu", "world_size": 1, "precision": "fp32", "photos": 6, "cartoons": 6, "resumed_from": null}':
         TrainingStarted(run_dir=Path("runs/first"), step=0, total_steps=20, pretrain_steps=10, warm_start_steps=0,
