@@ -107,14 +107,21 @@ def test_no_outlines_inside_texture_but_one_where_it_meets_a_flat_region():
 
 
 def test_outlines_are_two_pixels_wide_on_a_strong_long_edge():
+    """Across a straight edge, the line's coverage (how much of the darkening each pixel gets) adds up to its width."""
     rgb = np.zeros((96, 96, 3), np.uint8)
     rgb[:, :48] = (80, 110, 190)
     rgb[:, 48:] = (240, 200, 150)
-    for width in (2, 1):
-        across = darkening(rgb, CartoonTargetRecipe(outline_width_px=width))[16:80].mean(axis=0)
-        assert across.max() > 60  # a clear line on the edge...
-        line = np.flatnonzero(across >= across.max() / 2)
-        assert len(line) == width and 46 <= line.min() and line.max() <= 49  # ...`outline_width_px` wide, on it
+    widths = {}
+    for width in (1, 2, 3):
+        recipe = CartoonTargetRecipe(outline_width_px=width)
+        unlined = cartoon_target(rgb, dataclasses.replace(recipe, outline_darkness=0.0)).astype(float)
+        lined = cartoon_target(rgb, recipe).astype(float)
+        coverage = ((1.0 - lined / np.maximum(unlined, 1.0)) / recipe.outline_darkness)[16:80].max(axis=2).mean(0)
+        assert coverage.max() > 0.9 and 46 <= coverage.argmax() <= 49  # a full-strength line on the edge
+        assert coverage[:40].max() < 0.02 and coverage[56:].max() < 0.02  # and nothing beside it
+        widths[width] = coverage.sum()
+    assert 1.7 < widths[2] < 2.3 and 2.7 < widths[3] < 3.3
+    assert widths[1] < 1.6  # the first recipe's soft 1 px line
 
 
 def test_recipes_without_the_later_features_keep_their_old_key():
