@@ -231,7 +231,7 @@ def _inside_texture(edges: np.ndarray, grey: np.ndarray, smooth: np.ndarray, rec
     """The edge pixels with texture on both sides (foliage, grass, fur, strands of hair), as index arrays.
 
     Texture is a high density of Canny edges of the smoothed picture within `texture_radius_px`. The density is
-    read a window's width away on either side of each edge pixel, across the edge (along the gradient): a
+    read just beyond that radius on either side of each edge pixel, across the edge (along the gradient): a
     contour between a textured and a flat region (a horse against grass, a cheek against hair) keeps its line,
     an edge within texture loses it."""
     texture = cv2.Canny(cv2.cvtColor(smooth, cv2.COLOR_RGB2GRAY), recipe.texture_low, recipe.texture_high,
