@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Generator, TypeVar
+from typing import Generator, TypeVar
 
 import numpy as np
 import torch
@@ -23,7 +23,6 @@ from core.region_strength import (
 )
 from core.steps import drain
 
-TileCallback = Callable[[int, int], None]  # (tiles done, tiles total)
 Tensor = TypeVar("Tensor", np.ndarray, torch.Tensor)
 MIN_TILE_PX = 256
 
@@ -125,10 +124,10 @@ class Cartoonizer:
         cols = tile_starts(width, self.tile_size, self.tile_overlap, self.multiple)
         return [Tile(top, left, h, w) for top, h in rows for left, w in cols]
 
-    def cartoonize(self, rgb: np.ndarray, cancel: CancelToken | None = None,
-                   on_tile: TileCallback | None = None) -> np.ndarray:
-        """(H, W, 3) float32 RGB in [0, 1] → the cartoon, same shape and range. Raises `Cancelled` between tiles."""
-        return drain(self.cartoonize_steps(rgb, cancel), on_tile and (lambda step: on_tile(*step)))
+    def cartoonize(self, rgb: np.ndarray, cancel: CancelToken | None = None) -> np.ndarray:
+        """(H, W, 3) float32 RGB in [0, 1] → the cartoon, same shape and range. Raises `Cancelled` between tiles
+        (`cartoonize_steps` reports progress tile by tile)."""
+        return drain(self.cartoonize_steps(rgb, cancel))
 
     def cartoonize_steps(self, rgb: np.ndarray, cancel: CancelToken | None = None,
                          history: MaskHistory | None = None) -> Generator[tuple[int, int], None, np.ndarray]:

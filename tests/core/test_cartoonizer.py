@@ -7,6 +7,7 @@ import torch
 from core.cancel import CancelToken, Cancelled
 from core.cartoonizer import Cartoonizer, blend_ramp, tile_starts
 from core.guided_filter import guided_filter
+from core.steps import drain
 from tests.conftest import SHARED_DIR, gradient_image, requires_shared
 
 
@@ -74,20 +75,29 @@ def test_tiled_output_nearly_equals_untiled(whitebox_model):
     assert np.abs(whole - naive).mean() > difference.mean()  # the overlap is what makes it seamless
 
 
-def test_tile_progress_and_cancel_between_tiles(tiny_model):
+def test_tile_progress_and_cancel_between_tiles(tiny_model, monkeypatch):
+    """`cartoonize_steps` yields (done, total) after each tile it runs; a cancel between tiles stops before the next
+    one (the tiles run are counted by a spy on the per-tile inference)."""
     cartoonizer = Cartoonizer(tiny_model, "cpu", tile_size=64, tile_overlap=16)
+    tiles_run: list[tuple[int, int]] = []
+    run_tile = cartoonizer._run_tile
+
+    def counting_run_tile(rgb: np.ndarray) -> np.ndarray:
+        tiles_run.append(rgb.shape[:2])
+        return run_tile(rgb)
+
+    monkeypatch.setattr(cartoonizer, "_run_tile", counting_run_tile)
     ticks: list[tuple[int, int]] = []
-    cartoonizer.cartoonize(gradient_image(150, 150), on_tile=lambda done, total: ticks.append((done, total)))
-    total = len(cartoonizer.tiles_for(150, 150))
-    assert ticks == [(i, total) for i in range(1, total + 1)] and total > 1
+    drain(cartoonizer.cartoonize_steps(gradient_image(150, 150)), ticks.append)
+    tiles = cartoonizer.tiles_for(150, 150)
+    assert len(tiles) > 1 and ticks == [(i, len(tiles)) for i in range(1, len(tiles) + 1)]
+    assert tiles_run == [(tile.height, tile.width) for tile in tiles]
 
+    tiles_run.clear()
     cancel = CancelToken()
-
-    def cancel_after_first(done: int, total: int) -> None:
-        cancel.cancel()
-
     with pytest.raises(Cancelled):
-        cartoonizer.cartoonize(gradient_image(150, 150), cancel=cancel, on_tile=cancel_after_first)
+        drain(cartoonizer.cartoonize_steps(gradient_image(150, 150), cancel), lambda step: cancel.cancel())
+    assert len(tiles_run) == 1
 
 
 def test_strength_blends_with_the_original(tiny_model):
