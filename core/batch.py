@@ -20,6 +20,7 @@ import stat
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Callable, Generator, Iterator, Sequence
 
@@ -56,18 +57,29 @@ class BatchOptions:
     name_pattern: str = DEFAULT_NAME_PATTERN  # output stem from the input's: "{stem}", "{stem}_cartoon", …
 
 
+class ItemKind(str, Enum):
+    """What a batch item is. A `str`, so that reports and saved files hold the plain value ("image", …)."""
+
+    IMAGE = "image"            # a photo
+    ANIMATION = "animation"    # an animated GIF, WebP or PNG
+    VIDEO = "video"            # a video file
+    FRAMES = "frames"          # a numbered-frame folder that becomes a video (`VideoOptions.frames_as_video`)
+    OTHER = "other"            # an entry that is only named (its item's `skip_reason` says why)
+
+    def __str__(self) -> str:
+        return self.value
+
+
 @dataclass(frozen=True)
 class BatchItem:
-    """One input and where its cartoon goes; `relative` is the path shown to people. `kind` is "image" (a photo),
-    "animation" (an animated GIF, WebP or PNG), "video" (a video file), "frames" (a numbered-frame folder, with
-    `frames_as_video`) or "other" (an entry that is only named: `skip_reason` says why); a video's destination is a
-    video file or a folder of PNG frames."""
+    """One input and where its cartoon goes; `relative` is the path shown to people; `kind` says what it is (see
+    `ItemKind`); a video's destination is a video file or a folder of PNG frames."""
 
     source: Path
     destination: Path
     relative: Path
     refusal: str | None = None       # why planning already refused it (reported as a failure when run)
-    kind: str = "image"              # image | video | frames | other (an entry that is only named)
+    kind: ItemKind = ItemKind.IMAGE
     skip_reason: str | None = None   # why it is skipped without work (reported as skipped, with this note)
     refusal_kind: FailureKind = FailureKind.INPUT   # an unusable input, or OUTPUT for a clash of outputs
 
@@ -207,7 +219,7 @@ def plan_batch(inputs: Sequence[str | Path], options: BatchOptions) -> BatchPlan
     check_request(inputs, options)
     output_dir = Path(options.output_dir).expanduser().resolve()
     plan = BatchPlan(items=[])
-    sources: list[tuple[Path, Path, str]] = []  # (file or frame folder, relative path, kind)
+    sources: list[tuple[Path, Path, ItemKind]] = []  # (file or frame folder, relative path, kind)
     unusable: list[BatchItem] = []
     for raw in inputs:
         given = Path(raw).expanduser().absolute()
@@ -221,9 +233,9 @@ def plan_batch(inputs: Sequence[str | Path], options: BatchOptions) -> BatchPlan
             sources.extend(found)
             unusable.extend(named)
         elif is_video_path(path):
-            sources.append((path, Path(path.name), "video"))
+            sources.append((path, Path(path.name), ItemKind.VIDEO))
         else:  # named directly: read as a picture whatever its suffix (the reader says if it is not one)
-            sources.append((path, Path(path.name), "animation" if is_animated_picture(path) else "image"))
+            sources.append((path, Path(path.name), _picture_kind(path)))
     sources = _first_of_each(sources, lambda entry: entry[0])  # an input named twice (or also walked) is one item
     unusable = _first_of_each(unusable, lambda item: item.source)
     input_paths = {source for source, _, _ in sources}
@@ -273,27 +285,31 @@ def unusable_path_reason(path: Path) -> str | None:
     return f"not a regular file: {kind}"
 
 
-def _relative_destination(source: Path, relative: Path, kind: str, options: BatchOptions) -> Path:
-    named = renamed(relative, options.name_pattern, is_folder=kind == "frames")
-    if kind == "image":
+def _relative_destination(source: Path, relative: Path, kind: ItemKind, options: BatchOptions) -> Path:
+    named = renamed(relative, options.name_pattern, is_folder=kind is ItemKind.FRAMES)
+    if kind is ItemKind.IMAGE:
         return named.with_suffix(OUTPUT_FORMATS[output_format_for(source, options.output_format)])
-    if kind == "animation":
+    if kind is ItemKind.ANIMATION:
         return named.with_suffix(animation_suffix_for(source, options.output_format))
-    return video_destination(named, kind == "frames", options.video)
+    return video_destination(named, kind is ItemKind.FRAMES, options.video)
+
+
+def _picture_kind(path: Path) -> ItemKind:
+    return ItemKind.ANIMATION if is_animated_picture(path) else ItemKind.IMAGE
 
 
 def _media_under(folder: Path, output_dir: Path,
-                 options: BatchOptions) -> tuple[list[tuple[Path, Path, str]], list[BatchItem]]:
+                 options: BatchOptions) -> tuple[list[tuple[Path, Path, ItemKind]], list[BatchItem]]:
     """The media below `folder` as (path, relative path, kind), in a stable order, and the other entries as items
     that say why they are not cartoonized. Hidden entries, our partial files and the output folder (when inside)
-    are left out; numbered-frame folders are one "frames" item with `frames_as_video`, else photos like any other."""
-    found: list[tuple[Path, Path, str]] = []
+    are left out; numbered-frame folders are one FRAMES item with `frames_as_video`, else photos like any other."""
+    found: list[tuple[Path, Path, ItemKind]] = []
     named: list[BatchItem] = []
     as_video = options.video.frames_as_video
     frame_folders: set[Path] = set()
     if as_video and find_frame_sequence(folder) is not None:
         frame_folders.add(folder)
-        found.append((folder, Path(folder.name), "frames"))
+        found.append((folder, Path(folder.name), ItemKind.FRAMES))
     output_inside = folder in output_dir.parents or folder == output_dir
     for path in sorted(_walk(folder)):
         relative = path.relative_to(folder)
@@ -305,23 +321,23 @@ def _media_under(folder: Path, output_dir: Path,
         if problem is not None:
             named.append(BatchItem(path, path, relative, problem))
         elif path.is_symlink() and path.is_dir():
-            named.append(BatchItem(path, path, relative, kind="other",
+            named.append(BatchItem(path, path, relative, kind=ItemKind.OTHER,
                                    skip_reason="a link to a folder, not followed (give it as an input to include it)"))
         elif path.is_dir():
             if as_video and find_frame_sequence(path) is not None:
                 frame_folders.add(path)
-                found.append((path, relative, "frames"))
+                found.append((path, relative, ItemKind.FRAMES))
         elif path.parent in frame_folders and is_image_path(path):
             continue  # a frame of a frame folder item
         elif output_inside and is_our_output(path):
-            named.append(BatchItem(path, path, relative, kind="other",
+            named.append(BatchItem(path, path, relative, kind=ItemKind.OTHER,
                                    skip_reason="an output of an earlier run (this is also the output folder)"))
         elif is_image_path(path):
-            found.append((path, relative, "animation" if is_animated_picture(path) else "image"))
+            found.append((path, relative, _picture_kind(path)))
         elif is_video_path(path):
-            found.append((path, relative, "video"))
+            found.append((path, relative, ItemKind.VIDEO))
         else:
-            named.append(BatchItem(path, path, relative, kind="other",
+            named.append(BatchItem(path, path, relative, kind=ItemKind.OTHER,
                                    skip_reason="not a picture or video this tool reads (by its suffix)"))
     return found, named
 
@@ -375,7 +391,7 @@ def run_batch(plan: BatchPlan, cartoonizer: Cartoonizer, options: BatchOptions,
                 verdict = verdicts.of(item)
                 if verdict is not None:
                     status, error, note, kind = verdict
-                elif item.kind == "image":
+                elif item.kind is ItemKind.IMAGE:
                     status, error, note, kind = yield from _process_item(index, item, loading, cartoonizer, options,
                                                                          cancel, clock)
                 else:
@@ -454,7 +470,7 @@ def _prefetch(reader: ThreadPoolExecutor, items: list[BatchItem], index: int, op
               verdicts: _Verdicts) -> Future | None:
     """Start decoding photo `index` in the background, unless it will be skipped or was refused (videos decode in
     their own pipeline)."""
-    if index >= len(items) or items[index].kind != "image" or verdicts.of(items[index]) is not None:
+    if index >= len(items) or items[index].kind is not ItemKind.IMAGE or verdicts.of(items[index]) is not None:
         return None
     return reader.submit(read_image, items[index].source, options.max_pixels)
 
@@ -489,7 +505,7 @@ def _process_video(index: int, item: BatchItem, cartoonizer: Cartoonizer, option
     """A video, frame folder or animated picture: yields frame progress, returns (status, error, note, error kind);
     only Cancelled escapes."""
     try:
-        if item.kind == "animation":
+        if item.kind is ItemKind.ANIMATION:
             job = cartoonize_animation(item.source, item.destination, cartoonizer, options.video,
                                        max_side=options.max_side, max_pixels=options.max_pixels,
                                        quality=options.quality,
@@ -522,7 +538,7 @@ def write_report(summary: BatchSummary, path: str | Path) -> Path:
         "done": summary.done, "skipped": summary.skipped, "failed": summary.failed,
         "cancelled": summary.cancelled, "seconds": round(summary.seconds, 3),
         "files": [
-            {"source": str(r.item.source), "output": str(r.item.destination), "kind": r.item.kind,
+            {"source": str(r.item.source), "output": str(r.item.destination), "kind": r.item.kind.value,
              "status": r.status, "error": r.error, "error_kind": r.error_kind and r.error_kind.value, "note": r.note,
              "seconds": round(r.seconds, 3)}
             for r in summary.results

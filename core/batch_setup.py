@@ -10,7 +10,7 @@ from typing import Iterator, Sequence
 
 import torch
 
-from core.batch import BatchEvent, BatchOptions, BatchPlan, BatchRequestError, plan_batch, run_batch
+from core.batch import BatchEvent, BatchOptions, BatchPlan, BatchRequestError, ItemKind, plan_batch, run_batch
 from core.cancel import CancelToken
 from core.cartoonizer import Cartoonizer
 from core.devices import AUTO, DeviceError
@@ -106,8 +106,8 @@ def plan_request(inputs: Sequence[str | Path], options: BatchOptions) -> BatchPl
 def check_encoder_for(plan: BatchPlan, video: VideoOptions) -> None:
     """Open the video encoder once if an item will encode a video, so that a missing one (NVENC without an NVIDIA
     GPU) is one clear error before the batch rather than one failure per video."""
-    encodes = any(item.kind in ("video", "frames") and not output_is_frame_folder(item.kind == "frames", video)
-                  for item in plan.runnable)
+    encodes = any(item.kind in (ItemKind.VIDEO, ItemKind.FRAMES)
+                  and not output_is_frame_folder(item.kind is ItemKind.FRAMES, video) for item in plan.runnable)
     if encodes:
         try:
             check_video_encoder(video.codec)

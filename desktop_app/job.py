@@ -8,13 +8,38 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from core.batch import BatchEvent, BatchFinished, BatchItem, BatchStarted, FrameProgress, ItemFinished, ItemStarted
+from core.batch import (
+    BatchEvent, BatchFinished, BatchItem, BatchStarted, FrameProgress, ItemFinished, ItemKind, ItemStarted,
+)
 from core.failures import FailureKind
 
 from desktop_app.job_options import JobOptions
 
 _job_ids = itertools.count(1)
 MAX_FAILURES_KEPT = 200  # enough to read; a folder of 100k broken files must not grow the queue without bound
+
+
+class JobKind(str, Enum):
+    """What a queue row was made from; saved queues hold the value. Its relation to the engine's `ItemKind`: a
+    photos job is a folder (or loose pictures) whose items may be of every kind (photos, animations, videos, and
+    frame folders when they become videos); a video job is one VIDEO item; a frames job is one numbered-frame
+    folder, one FRAMES item when frame folders become videos (else its frames are IMAGE items)."""
+
+    PHOTOS = "photos"
+    VIDEO = ItemKind.VIDEO.value
+    FRAMES = ItemKind.FRAMES.value
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+    @property
+    def has_timeline(self) -> bool:
+        """Whether it is previewed along a timeline (a video's or a frame folder's) rather than picture by picture."""
+        return self is not JobKind.PHOTOS
 
 
 class JobStatus(str, Enum):
@@ -52,13 +77,13 @@ class ItemCounts:
 
 @dataclass
 class Job:
-    """One row of the queue: what goes in (`inputs`, `kind`: photos | video | frames), where it goes and how.
+    """One row of the queue: what goes in (`inputs` and their `kind`), where it goes and how.
 
     `progress` is in [0, 1]; `error` is a job-level reason (could not start) or a summary of failed items, whose
     details are in `failures` as (relative path, reason)."""
 
     inputs: list[Path]
-    kind: str
+    kind: JobKind
     output_dir: Path
     options: JobOptions = field(default_factory=JobOptions)
     status: JobStatus = JobStatus.PENDING
@@ -89,7 +114,7 @@ class Job:
     # --- persistence --------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         return {
-            "inputs": [str(p) for p in self.inputs], "kind": self.kind, "output_dir": str(self.output_dir),
+            "inputs": [str(p) for p in self.inputs], "kind": self.kind.value, "output_dir": str(self.output_dir),
             "options": self.options.to_dict(), "status": self.status.value, "error": self.error,
             "progress": self.progress,
             "counts": {"total": self.counts.total, "done": self.counts.done, "skipped": self.counts.skipped,
@@ -108,7 +133,7 @@ class Job:
         counts = data.get("counts") or {}
         progress = data.get("progress", 0.0)
         return cls(
-            inputs=[Path(p) for p in data["inputs"]], kind=str(data["kind"]), output_dir=Path(data["output_dir"]),
+            inputs=[Path(p) for p in data["inputs"]], kind=JobKind(data["kind"]), output_dir=Path(data["output_dir"]),
             options=JobOptions.from_dict(data.get("options") or {}), status=status, error=str(data.get("error", "")),
             progress=min(1.0, max(0.0, float(progress))) if isinstance(progress, (int, float)) else 0.0,
             counts=ItemCounts(counts.get("total"), int(counts.get("done", 0)), int(counts.get("skipped", 0)),

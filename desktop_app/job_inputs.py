@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from core.image_io import is_image_path
-
 from core.frame_sequence import find_frame_sequence
+from core.image_io import is_image_path
 from core.video import is_video_path
 
-PHOTOS, VIDEO, FRAMES = "photos", "video", "frames"
+from desktop_app.job import JobKind
+
 OUTPUT_SUFFIX = "_cartoon"
 
 
@@ -22,18 +22,18 @@ class JobInput:
     """The inputs of one future job and their kind."""
 
     inputs: tuple[Path, ...]
-    kind: str
+    kind: JobKind
 
 
-def input_kind(path: Path) -> str | None:
-    """photos (a folder or an image), frames (a numbered-frame folder), video (a video file), None (unusable)."""
+def input_kind(path: Path) -> JobKind | None:
+    """PHOTOS (a folder or an image), FRAMES (a numbered-frame folder), VIDEO (a video file), None (unusable)."""
     if path.is_dir():
-        return FRAMES if find_frame_sequence(path) is not None else PHOTOS
+        return JobKind.FRAMES if find_frame_sequence(path) is not None else JobKind.PHOTOS
     if path.is_file():
         if is_video_path(path):
-            return VIDEO
+            return JobKind.VIDEO
         if is_image_path(path):
-            return PHOTOS
+            return JobKind.PHOTOS
     return None
 
 
@@ -52,13 +52,13 @@ def group_into_jobs(paths: Iterable[str | Path]) -> tuple[list[JobInput], list[P
         kind = input_kind(path)
         if kind is None:
             ignored.append(path)
-        elif kind == PHOTOS and path.is_file():
+        elif kind is JobKind.PHOTOS and path.is_file():
             if path.parent not in loose_photos:
                 entries.append(path.parent)
             loose_photos[path.parent].append(path)
         else:
             entries.append(JobInput((path,), kind))
-    jobs = [e if isinstance(e, JobInput) else JobInput(tuple(loose_photos[e]), PHOTOS) for e in entries]
+    jobs = [e if isinstance(e, JobInput) else JobInput(tuple(loose_photos[e]), JobKind.PHOTOS) for e in entries]
     return jobs, ignored
 
 

@@ -10,10 +10,8 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QBrush, QColor
 
 from desktop_app.job import Job, JobStatus
-from desktop_app.job_inputs import FRAMES, PHOTOS, VIDEO
 
 AnyIndex = QModelIndex | QPersistentModelIndex
-KIND_LABELS = {PHOTOS: "Photos", VIDEO: "Video", FRAMES: "Frames"}
 PROGRESS_ROLE = Qt.ItemDataRole.UserRole + 1    # float in [0, 1]
 JOB_ROLE = Qt.ItemDataRole.UserRole + 2         # the Job itself
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 3      # its JobStatus
@@ -143,7 +141,7 @@ def _display(job: Job, column: Column) -> str:
     if column == Column.INPUT:
         return job.title
     if column == Column.KIND:
-        return KIND_LABELS.get(job.kind, job.kind)
+        return job.kind.label
     if column == Column.ITEMS:
         return "…" if job.counts.total is None else str(job.counts.total)
     if column == Column.STATUS:

@@ -35,7 +35,6 @@ from desktop_app.log_panel import LogPanel
 from desktop_app.model_library import ModelLibrary
 from desktop_app.notice_bar import NoticeBar
 from desktop_app.options_panel import OptionsPanel
-from desktop_app.job_inputs import FRAMES, VIDEO
 from desktop_app.job_options import usable_video_codecs
 from desktop_app.preview import PreviewController, format_clock
 from desktop_app.queue_controller import RETRY_TILE_SIZE_PX, QueueController
@@ -364,7 +363,7 @@ class MainWindow(QMainWindow):
     # --- reactions -----------------------------------------------------------------------------------------
     def _on_selection_changed(self, *_args) -> None:
         jobs = self.selected_jobs()
-        self.timeline.setVisible(bool(jobs) and jobs[0].kind in (VIDEO, FRAMES))
+        self.timeline.setVisible(bool(jobs) and jobs[0].kind.has_timeline)
         self.time_label.setText("")
         options = jobs[0].options if jobs else self.settings.options
         self.options_panel.set_options(options, emit=False)

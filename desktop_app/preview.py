@@ -19,11 +19,12 @@ import numpy as np
 from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QImage
 
-from core.batch import BatchOptions, BatchRequestError, plan_batch
+from core.batch import BatchOptions, BatchRequestError, ItemKind, plan_batch
 from core.batch_setup import BatchSetupError, NoModelError, build_cartoonizer
 from core.cancel import CancelToken
 from core.cartoonizer import Cartoonizer
-from core.image_io import ImageReadError, LoadedImage, downscale_to_max_side, is_image_path, read_image
+from core.frame_sequence import find_frame_sequence
+from core.image_io import ImageReadError, LoadedImage, downscale_to_max_side, read_image
 from core.model_file import CartoonModel
 from core.model_registry import load_model, resolve_model_path
 from core.output_names import DEFAULT_NAME_PATTERN
@@ -32,8 +33,7 @@ from core.video_frame import read_video_frame
 from core.video import DEFAULT_FRAME_FOLDER_FPS, VideoReadError
 
 from desktop_app.generator_worker import GeneratorWorker
-from desktop_app.job import Job
-from desktop_app.job_inputs import FRAMES, VIDEO, find_frame_sequence
+from desktop_app.job import Job, JobKind
 from desktop_app.job_options import JobOptions
 from desktop_app.log_panel import details
 
@@ -51,7 +51,7 @@ class PreviewUnavailable(Exception):
 class PreviewRequest:
     generation: int
     inputs: tuple[Path, ...]
-    kind: str
+    kind: JobKind
     output_dir: Path
     options: JobOptions
     picture_index: int = 0          # which of a photo job's pictures; wraps around
@@ -88,7 +88,7 @@ def format_clock(seconds: float | None) -> str:
     return f"{hours:d}:{minutes:02d}:{tenth_seconds / 10:04.1f}" if hours else clock
 
 
-def preview_pictures(inputs: tuple[Path, ...], kind: str, output_dir: Path,
+def preview_pictures(inputs: tuple[Path, ...], output_dir: Path,
                      name_pattern: str = DEFAULT_NAME_PATTERN) -> list[Path]:
     """The pictures a photo or frame-folder job's preview can show, in the engine's order: its photos as the batch
     would plan them, or the frames of a frame folder."""
@@ -98,11 +98,10 @@ def preview_pictures(inputs: tuple[Path, ...], kind: str, output_dir: Path,
     except BatchRequestError as exc:
         raise PreviewUnavailable(f"This job cannot run: {exc}") from exc
     for item in plan.runnable:
-        source = Path(item.source)
-        if source.is_file() and is_image_path(source):
-            pictures.append(source)
-        elif source.is_dir():
-            sequence = find_frame_sequence(source)
+        if item.kind in (ItemKind.IMAGE, ItemKind.ANIMATION):
+            pictures.append(Path(item.source))
+        elif item.kind is ItemKind.FRAMES:
+            sequence = find_frame_sequence(Path(item.source))
             pictures.extend(sequence.frames if sequence is not None else ())
     if not pictures:
         raise PreviewUnavailable("Nothing to preview: no photo found in this job")
@@ -189,7 +188,7 @@ def render_preview(request: PreviewRequest, cache: _RenderCache, cancel: CancelT
     started = time.perf_counter()
     options = request.options
     time_s = duration_s = None
-    if request.kind == VIDEO:
+    if request.kind is JobKind.VIDEO:
         source, index, count = request.inputs[0], 0, 1
         try:
             image = cache.video_frame(source, request.position)
@@ -197,15 +196,15 @@ def render_preview(request: PreviewRequest, cache: _RenderCache, cancel: CancelT
             raise PreviewUnavailable(f"Cannot preview {source.name}: {exc}") from exc
         time_s, duration_s = cache.time_s, cache.duration_s
     else:
-        pictures = preview_pictures(request.inputs, request.kind, request.output_dir, options.name_pattern)
+        pictures = preview_pictures(request.inputs, request.output_dir, options.name_pattern)
         count = len(pictures)
-        if request.kind == FRAMES:
+        if request.kind is JobKind.FRAMES:
             index = round(min(1.0, max(0.0, request.position)) * (count - 1))
         else:
             index = request.picture_index % count
         index, image = _first_readable(pictures, index, request.direction, cache, cancel)
         source = pictures[index]
-        if request.kind == FRAMES:
+        if request.kind is JobKind.FRAMES:
             time_s, duration_s = index / FRAME_FOLDER_FPS, count / FRAME_FOLDER_FPS
     image = downscale_to_max_side(image, options.max_side_px)
     image = downscale_to_max_side(image, PREVIEW_MAX_SIDE_PX)
@@ -321,9 +320,9 @@ class PreviewController(QObject):
         job = self._shown[0]
         if job is None:
             return
-        if job.kind in (VIDEO, FRAMES):
+        if job.kind.has_timeline:
             result = self.last_result
-            if result is not None and job.kind == FRAMES and result.picture_count > 1:
+            if result is not None and job.kind is JobKind.FRAMES and result.picture_count > 1:
                 step = 1 / (result.picture_count - 1)
             elif result is not None and result.duration_s:
                 step = 1 / result.duration_s

@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image, ImageSequence
 
-from core.batch import BatchFinished, BatchOptions, FrameProgress, plan_batch, run_batch
+from core.batch import BatchFinished, BatchOptions, FrameProgress, ItemKind, plan_batch, run_batch
 from core.cartoonizer import Cartoonizer
 from core.image_io import image_is_ours
 from core.region_strength import RegionStrength
@@ -46,7 +46,7 @@ def test_an_animated_gif_of_10_frames_stays_one_with_the_same_timing(tmp_path, t
     durations = [40, 50, 60, 70, 80, 90, 100, 110, 120, 130]
     source = _save(tmp_path / "in" / "anim.gif", _frames(10), durations, loop=0)
     events, summary = _run([tmp_path / "in"], BatchOptions(tmp_path / "out"), tiny_model)
-    assert summary.done == 1 and summary.results[0].item.kind == "animation"
+    assert summary.done == 1 and summary.results[0].item.kind is ItemKind.ANIMATION
     out = tmp_path / "out" / "anim.gif"
     assert _timing(out) == ("GIF", 10, durations, 0) == _timing(source)
     assert [e.frames_done for e in events if isinstance(e, FrameProgress)][-1] == 10
@@ -71,7 +71,7 @@ def test_animated_webp_and_apng_keep_format_frames_durations_and_loop(tmp_path, 
 def test_a_still_gif_stays_a_still_picture(tmp_path, tiny_model):
     _frames(1)[0].save(tmp_path / "still.gif")
     (item,) = plan_batch([tmp_path / "still.gif"], BatchOptions(tmp_path / "out")).items
-    assert item.kind == "image" and item.destination.name == "still.gif"
+    assert item.kind is ItemKind.IMAGE and item.destination.name == "still.gif"
 
 
 def test_transparency_survives(tmp_path, tiny_model):

@@ -8,7 +8,7 @@ from core.batch import (
     Progress, TileProgress,
 )
 
-from desktop_app.job import Job, JobStatus, apply_event
+from desktop_app.job import Job, JobKind, JobStatus, apply_event
 from desktop_app.job_options import JobOptions
 
 
@@ -21,7 +21,7 @@ def _item(name: str) -> BatchItem:
 
 
 def test_events_move_a_job_from_start_to_done_with_failures():
-    job = Job([Path("/in")], "photos", Path("/out"), status=JobStatus.RUNNING)
+    job = Job([Path("/in")], JobKind.PHOTOS, Path("/out"), status=JobStatus.RUNNING)
     apply_event(job, BatchStarted(2, _progress(0, 2, 0.0, None)))
     assert job.counts.total == 2 and job.progress == 0.0 and job.eta_s is None
     apply_event(job, ItemStarted(0, _item("a.jpg"), _progress(0, 2, 0.0)))
@@ -38,7 +38,7 @@ def test_events_move_a_job_from_start_to_done_with_failures():
 
 
 def test_a_cancelled_batch_ends_cancelled_and_a_clean_one_done():
-    job = Job([Path("/in")], "photos", Path("/out"), status=JobStatus.RUNNING)
+    job = Job([Path("/in")], JobKind.PHOTOS, Path("/out"), status=JobStatus.RUNNING)
     apply_event(job, BatchFinished(BatchSummary(cancelled=True), _progress(0, 3, 0.1)))
     assert job.status == JobStatus.CANCELLED
     job.status = JobStatus.RUNNING
@@ -47,7 +47,7 @@ def test_a_cancelled_batch_ends_cancelled_and_a_clean_one_done():
 
 
 def test_frame_progress_moves_the_bar_and_says_which_frame():
-    job = Job([Path("/clip.mp4")], "video", Path("/out"), status=JobStatus.RUNNING)
+    job = Job([Path("/clip.mp4")], JobKind.VIDEO, Path("/out"), status=JobStatus.RUNNING)
     apply_event(job, FrameProgress(0, frames_done=12, frames_total=30, fps=2.5, eta_s=7.2,
                                    progress=_progress(0, 1, 0.4, 12.0)))
     assert (job.progress, job.eta_s, job.status) == (0.4, 12.0, JobStatus.RUNNING)
@@ -58,7 +58,7 @@ def test_frame_progress_moves_the_bar_and_says_which_frame():
 
 def test_a_saved_job_comes_back_pending_with_its_options(tmp_path):
     options = JobOptions(model="tiny", device="cpu", strength=0.5, max_side_px=512, skip_existing=False)
-    job = Job([tmp_path / "a"], "photos", tmp_path / "a_cartoon", options, status=JobStatus.RUNNING,
+    job = Job([tmp_path / "a"], JobKind.PHOTOS, tmp_path / "a_cartoon", options, status=JobStatus.RUNNING,
               output_dir_chosen=True)
     job.failures.append(("x.jpg", "broken"))
     restored = Job.from_dict(job.to_dict())
@@ -84,7 +84,7 @@ def test_options_from_a_damaged_file_fall_back_field_by_field():
 def test_a_restored_cancelled_job_shows_its_real_progress_and_new_options_survive(tmp_path):
     options = JobOptions(foreground_strength=0.3, background_strength=0.8, name_pattern="{stem}_cartoon",
                          beside_inputs=True, frames_as_video=True, frames_fps=23.976)
-    job = Job([tmp_path / "a"], "photos", tmp_path / "a", options, status=JobStatus.CANCELLED, progress=0.4)
+    job = Job([tmp_path / "a"], JobKind.PHOTOS, tmp_path / "a", options, status=JobStatus.CANCELLED, progress=0.4)
     restored = Job.from_dict(job.to_dict())
     assert restored.status == JobStatus.CANCELLED and restored.progress == 0.4
     assert restored.options == options

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import os
 
-from desktop_app.job_inputs import FRAMES, PHOTOS, VIDEO, group_into_jobs, input_kind, output_dir_for
+from desktop_app.job import JobKind
+from desktop_app.job_inputs import group_into_jobs, input_kind, output_dir_for
 from tests.desktop_app.conftest import write_photo
 
 
@@ -18,7 +19,7 @@ def test_each_folder_and_video_is_a_job_and_loose_photos_group_by_folder(tmp_pat
     notes.write_text("ignored")
     jobs, ignored = group_into_jobs([loose_a, folder, video, loose_b, notes, tmp_path / "missing"])
     assert [(job.kind, [p.name for p in job.inputs]) for job in jobs] == [
-        (PHOTOS, ["x.png", "y.png"]), (PHOTOS, ["holiday"]), (VIDEO, ["clip.mp4"])]
+        (JobKind.PHOTOS, ["x.png", "y.png"]), (JobKind.PHOTOS, ["holiday"]), (JobKind.VIDEO, ["clip.mp4"])]
     assert [p.name for p in ignored] == ["notes.txt", "missing"]
 
 
@@ -26,11 +27,11 @@ def test_numbered_frame_folders_are_frames_and_camera_folders_are_photos(tmp_pat
     frames = tmp_path / "shot"
     for index in range(1, 10):
         write_photo(frames / f"frame_{index:04d}.png", 16, 16, seed=index)
-    assert input_kind(frames) == FRAMES
+    assert input_kind(frames) == JobKind.FRAMES
     camera = tmp_path / "camera"
     for index in (1, 2, 5):
         write_photo(camera / f"IMG_{index:04d}.png", 16, 16)
-    assert input_kind(camera) == PHOTOS
+    assert input_kind(camera) == JobKind.PHOTOS
 
 
 def test_default_output_is_beside_the_input_and_never_over_it(tmp_path):

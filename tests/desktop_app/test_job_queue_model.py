@@ -8,12 +8,12 @@ import pytest
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtTest import QAbstractItemModelTester
 
-from desktop_app.job import Job, JobStatus
+from desktop_app.job import Job, JobKind, JobStatus
 from desktop_app.job_queue_model import JOB_ROLE, PROGRESS_ROLE, Column, JobQueueModel, format_duration
 
 
 def _job(name: str, **fields) -> Job:
-    return Job([Path("/in") / name], "photos", Path("/out") / name, **fields)
+    return Job([Path("/in") / name], JobKind.PHOTOS, Path("/out") / name, **fields)
 
 
 @pytest.fixture

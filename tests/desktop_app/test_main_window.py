@@ -8,7 +8,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
 from core.devices import list_devices
-from desktop_app.job import JobStatus
+from desktop_app.job import JobKind, JobStatus
 from desktop_app.job_options import JobOptions
 from desktop_app.main_window import MainWindow
 from tests.desktop_app.conftest import TINY_MODEL_NAME, write_photo
@@ -36,7 +36,7 @@ def test_dropping_a_folder_adds_a_job(window, make_photo_folder, qtbot):
     jobs = window.queue_model.jobs()
     assert len(jobs) == 1
     job = jobs[0]
-    assert (job.inputs, job.kind, job.status) == ([folder], "photos", JobStatus.PENDING)
+    assert (job.inputs, job.kind, job.status) == ([folder], JobKind.PHOTOS, JobStatus.PENDING)
     assert job.output_dir == folder.parent / "holiday_cartoon"
     qtbot.waitUntil(lambda: job.counts.total == 3, timeout=10_000)   # counted by the engine's planner
     assert window.selected_jobs() == [job]
@@ -51,7 +51,7 @@ def test_dropping_files_and_a_video_makes_one_job_each(window, tmp_path):
     unsupported.write_text("no")
     _drop(window.table.viewport(), [*photos, video, unsupported])  # anywhere on the window
     kinds = [(job.kind, len(job.inputs)) for job in window.queue_model.jobs()]
-    assert kinds == [("photos", 2), ("video", 1)]
+    assert kinds == [(JobKind.PHOTOS, 2), (JobKind.VIDEO, 1)]
     assert "ignored" in window.log_panel.plain_text()
 
 

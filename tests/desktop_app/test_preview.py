@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QApplication
 from PySide6.QtTest import QTest
 
 from desktop_app.before_after_view import BeforeAfterView
-from desktop_app.job_inputs import FRAMES
+from desktop_app.job import JobKind
 from desktop_app.preview import PREVIEW_MAX_SIDE_PX
 from tests.desktop_app.conftest import write_photo
 
@@ -85,7 +85,7 @@ def test_a_frame_folder_previews_the_frame_the_time_slider_picks(window, tmp_pat
     for index in range(10):
         Image.fromarray(np.full((40, 60, 3), 20 + 20 * index, np.uint8)).save(folder / f"f_{index:03d}.png")
     [job] = window.add_paths([folder])
-    assert job.kind == FRAMES and window.timeline.isVisibleTo(window)
+    assert job.kind == JobKind.FRAMES and window.timeline.isVisibleTo(window)
     qtbot.waitUntil(lambda: window.preview.last_result is not None, timeout=20_000)
     window.time_slider.setValue(1000)
     qtbot.waitUntil(lambda: window.preview.last_result.source.name == "f_009.png", timeout=20_000)

@@ -4,7 +4,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from desktop_app.job import Job, JobStatus
+from core.batch import ItemKind
+
+from desktop_app.job import Job, JobKind, JobStatus
 from desktop_app.job_options import JobOptions
 from desktop_app.settings_store import MAX_RECENT_FOLDERS, AppSettings, SettingsStore
 from desktop_app.settings_store import config_dir as configured_dir
@@ -38,7 +40,7 @@ def test_damaged_files_give_defaults(tmp_path):
 
 def test_only_unfinished_jobs_are_saved(tmp_path):
     store = SettingsStore(tmp_path)
-    jobs = [Job([Path(f"/in/{s.value}")], "photos", Path("/out"), status=s) for s in JobStatus]
+    jobs = [Job([Path(f"/in/{s.value}")], JobKind.PHOTOS, Path("/out"), status=s) for s in JobStatus]
     store.save_queue(jobs)
     restored = store.load_queue()
     assert [job.inputs[0].name for job in restored] == [s.value for s in JobStatus if s != JobStatus.DONE]
@@ -51,3 +53,19 @@ def test_a_session_that_did_not_end_is_a_crash(tmp_path):
     assert SettingsStore(tmp_path / "new").previous_session_crashed()
     store.mark_session_ended()
     assert not store.previous_session_crashed()
+
+
+def test_a_saved_queue_keeps_its_kinds_as_plain_words(tmp_path):
+    """Queues hold a job's kind as a word ("photos", "video", "frames"): a file written before `JobKind` existed
+    loads, a saved one holds the same words, and a kind no version wrote skips that job only."""
+    store = SettingsStore(tmp_path)
+    saved = {"jobs": [{"inputs": [f"/in/{word}"], "kind": word, "output_dir": "/out"}
+                      for word in ("photos", "video", "frames", "hologram")]}
+    (tmp_path / "queue.json").write_text(json.dumps(saved))
+    jobs = store.load_queue()
+    assert [job.kind for job in jobs] == [JobKind.PHOTOS, JobKind.VIDEO, JobKind.FRAMES]
+    assert all(isinstance(job.kind, JobKind) for job in jobs)
+    store.save_queue(jobs)
+    written = json.loads((tmp_path / "queue.json").read_text())
+    assert [job["kind"] for job in written["jobs"]] == ["photos", "video", "frames"]
+    assert (JobKind.VIDEO, JobKind.FRAMES) == (ItemKind.VIDEO, ItemKind.FRAMES)  # one item of the engine's kind

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from desktop_app.job import JobStatus
-from desktop_app.job_inputs import FRAMES, VIDEO
+from desktop_app.job import JobKind
 from desktop_app.job_options import JobOptions
 from tests.desktop_app.conftest import TINY_MODEL_NAME, outputs_under, wait_for_status
 
@@ -34,7 +34,7 @@ def test_a_dropped_video_runs_with_frame_progress(window, synthetic_video, tmp_p
     (tmp_path / "clips").mkdir()
     clip = synthetic_video.write_clip(tmp_path / "clips" / "clip.mp4", frames=10, size=(64, 48))
     [job] = window.add_paths([clip])
-    assert job.kind == VIDEO
+    assert job.kind == JobKind.VIDEO
     details: list[str] = []
     window.queue_model.dataChanged.connect(lambda *_: job.detail and details.append(job.detail))
     window.options_panel.set_options(CPU)
@@ -49,7 +49,7 @@ def test_a_frame_folder_is_cartoonized_frame_by_frame_or_into_a_video(window, sy
     folder = tmp_path / "shot"
     synthetic_video.write_frame_folder(folder, count=9)
     [job] = window.add_paths([folder])
-    assert job.kind == FRAMES
+    assert job.kind == JobKind.FRAMES
     qtbot.waitUntil(lambda: job.counts.total == 9, timeout=10_000)  # the engine's default: frame by frame
     window.options_panel.set_options(CPU)
     window.commands.start_all.trigger()
