@@ -83,20 +83,32 @@ class BatchItem:
     skip_reason: str | None = None   # why it is skipped without work (reported as skipped, with this note)
     refusal_kind: FailureKind = FailureKind.INPUT   # an unusable input, or OUTPUT for a clash of outputs
 
+    @property
+    def only_named(self) -> bool:
+        """An entry the batch only names (a README beside the photos, a link to a folder, an earlier output): it is
+        reported as skipped with its reason, but it is not one of the batch's files and no count includes it."""
+        return self.skip_reason is not None
+
 
 @dataclass
 class BatchPlan:
     items: list[BatchItem]
 
     @property
+    def counted(self) -> list[BatchItem]:
+        """The batch's files: what it cartoonizes, finds done already, or fails (all but the entries only named)."""
+        return [item for item in self.items if not item.only_named]
+
+    @property
     def runnable(self) -> list[BatchItem]:
-        return [item for item in self.items if item.refusal is None and item.skip_reason is None]
+        return [item for item in self.items if item.refusal is None and not item.only_named]
 
 
 @dataclass(frozen=True)
 class Progress:
     """Where the batch stands: `fraction` in [0, 1] counts finished files plus the share of tiles (or frames) of
-    the current one; `eta_s` is None until there is something to extrapolate from."""
+    the current one; `eta_s` is None until there is something to extrapolate from. Files are the plan's `counted`
+    items: entries only named are not among them."""
 
     files_done: int
     files_total: int
@@ -131,8 +143,12 @@ class BatchSummary:
 
 @dataclass(frozen=True)
 class BatchStarted:
+    """`total`: the batch's files (`BatchPlan.counted`); `named`: the entries it only names besides them (each is
+    still reported, as skipped with its reason)."""
+
     total: int
     progress: Progress
+    named: int = 0
 
 
 @dataclass(frozen=True)
@@ -366,6 +382,17 @@ class _Clock:
         return Progress(files_done, self.total, fraction, elapsed, eta)
 
 
+@dataclass(frozen=True)
+class _ProgressAt:
+    """The batch's progress while one file runs, `files_done` files before it."""
+
+    clock: _Clock
+    files_done: int
+
+    def within(self, share: float) -> Progress:
+        return self.clock.progress(self.files_done, share)
+
+
 def run_batch(plan: BatchPlan, cartoonizer: Cartoonizer, options: BatchOptions,
               cancel: CancelToken | None = None) -> Iterator[BatchEvent]:
     """Cartoonize every planned item, yielding events; always ends with BatchFinished (also after a cancel)."""
@@ -374,8 +401,9 @@ def run_batch(plan: BatchPlan, cartoonizer: Cartoonizer, options: BatchOptions,
     remove_stale_partial_folders(Path(options.output_dir))
     remove_stale_partials(Path(options.output_dir))
     items = plan.items
-    clock = _Clock(len(items))
-    yield BatchStarted(len(items), clock.progress(0))
+    clock = _Clock(len(plan.counted))
+    yield BatchStarted(clock.total, clock.progress(0), named=len(items) - clock.total)
+    files_done = 0
 
     verdicts = _Verdicts(options)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="image-reader") as reader:
@@ -385,7 +413,7 @@ def run_batch(plan: BatchPlan, cartoonizer: Cartoonizer, options: BatchOptions,
                 summary.cancelled = True
                 break
             loading, upcoming = upcoming, _prefetch(reader, items, index + 1, options, verdicts)
-            yield ItemStarted(index, item, clock.progress(index))
+            yield ItemStarted(index, item, clock.progress(files_done))
             started = time.perf_counter()
             try:
                 verdict = verdicts.of(item)
@@ -393,20 +421,21 @@ def run_batch(plan: BatchPlan, cartoonizer: Cartoonizer, options: BatchOptions,
                     status, error, note, kind = verdict
                 elif item.kind is ItemKind.IMAGE:
                     status, error, note, kind = yield from _process_item(index, item, loading, cartoonizer, options,
-                                                                         cancel, clock)
+                                                                         cancel, _ProgressAt(clock, files_done))
                 else:
                     status, error, note, kind = yield from _process_video(index, item, cartoonizer, options, cancel,
-                                                                          clock)
+                                                                          _ProgressAt(clock, files_done))
             except Cancelled:
                 summary.cancelled = True
                 break
             result = ItemResult(item, status, error, time.perf_counter() - started, note, kind)
             summary.add(result)
-            yield ItemFinished(index, result, clock.progress(index + 1))
+            files_done += not item.only_named
+            yield ItemFinished(index, result, clock.progress(files_done))
         if upcoming is not None:
             upcoming.cancel()
     summary.seconds = time.perf_counter() - clock.start
-    yield BatchFinished(summary, clock.progress(len(summary.results)))
+    yield BatchFinished(summary, clock.progress(files_done))
 
 
 # (status, error, note, error kind) of an item
@@ -477,12 +506,12 @@ def _prefetch(reader: ThreadPoolExecutor, items: list[BatchItem], index: int, op
 
 def _process_item(index: int, item: BatchItem, loading: Future | None, cartoonizer: Cartoonizer,
                   options: BatchOptions, cancel: CancelToken,
-                  clock: _Clock) -> Generator[TileProgress, None, Verdict]:
+                  at: _ProgressAt) -> Generator[TileProgress, None, Verdict]:
     """Yields tile progress, returns (status, error, note, error kind); only Cancelled escapes."""
     try:
         image: LoadedImage = downscale_to_max_side(loading.result(), options.max_side)
         cartoon = yield from relay(cartoonizer.cartoonize_steps(image.rgb, cancel),
-                                   lambda tiles: _tile_progress(index, tiles, clock))
+                                   lambda tiles: _tile_progress(index, tiles, at))
         fmt = output_format_for(item.source, options.output_format, has_alpha=image.alpha is not None)
         destination = item.destination.with_suffix(OUTPUT_FORMATS[fmt])
         if destination != item.destination and destination.exists() and not is_our_output(destination):
@@ -501,7 +530,7 @@ def _process_item(index: int, item: BatchItem, loading: Future | None, cartooniz
 
 def _process_video(index: int, item: BatchItem, cartoonizer: Cartoonizer, options: BatchOptions,
                    cancel: CancelToken,
-                   clock: _Clock) -> Generator[FrameProgress, None, Verdict]:
+                   at: _ProgressAt) -> Generator[FrameProgress, None, Verdict]:
     """A video, frame folder or animated picture: yields frame progress, returns (status, error, note, error kind);
     only Cancelled escapes."""
     try:
@@ -514,7 +543,7 @@ def _process_video(index: int, item: BatchItem, cartoonizer: Cartoonizer, option
             job = cartoonize_video(item.source, item.destination, cartoonizer, options.video,
                                    max_side=options.max_side, max_pixels=options.max_pixels,
                                    replace=item.destination.exists(), cancel=cancel)
-        outcome = yield from relay(job, lambda count: _frame_progress(index, count, clock))
+        outcome = yield from relay(job, lambda count: _frame_progress(index, count, at))
     except Cancelled:
         raise
     except Exception as exc:  # one bad video must not stop the batch; the reason goes to the user
@@ -522,14 +551,14 @@ def _process_video(index: int, item: BatchItem, cartoonizer: Cartoonizer, option
     return "done", None, "; ".join(outcome.notes) or None, None
 
 
-def _tile_progress(index: int, tiles: tuple[int, int], clock: _Clock) -> TileProgress:
+def _tile_progress(index: int, tiles: tuple[int, int], at: _ProgressAt) -> TileProgress:
     done, total = tiles
-    return TileProgress(index, done, total, clock.progress(index, done / total))
+    return TileProgress(index, done, total, at.within(done / total))
 
 
-def _frame_progress(index: int, count: FrameCount, clock: _Clock) -> FrameProgress:
+def _frame_progress(index: int, count: FrameCount, at: _ProgressAt) -> FrameProgress:
     share = min(0.999, count.done / count.total) if count.total else 0.0
-    return FrameProgress(index, count.done, count.total, count.fps, count.eta_s, clock.progress(index, share))
+    return FrameProgress(index, count.done, count.total, count.fps, count.eta_s, at.within(share))
 
 
 def write_report(summary: BatchSummary, path: str | Path) -> Path:

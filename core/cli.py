@@ -201,7 +201,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             parser.error(str(exc))
         print(f"cartoonize: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    print(f"cartoonize: {len(batch.plan.items)} input(s), model {batch.model.name!r} on {batch.cartoonizer.device} "
+    print(f"cartoonize: {len(batch.plan.counted)} input(s), model {batch.model.name!r} on {batch.cartoonizer.device} "
           f"→ {args.output}", file=sys.stderr)
     cancel = CancelToken()
     try:
@@ -244,7 +244,7 @@ def _drive(events, quiet: bool):
         elif isinstance(event, FrameProgress):
             bar.set_postfix_str(_frame_status(event), refresh=True)
         elif isinstance(event, ItemFinished):
-            bar.update(1)
+            bar.update(event.progress.files_done - bar.n)  # an entry only named is not one of the files
             if event.result.status == "failed":
                 tqdm.write(f"failed: {event.result.item.source}: {event.result.error}", file=sys.stderr)
             elif event.result.status == "skipped" and event.result.note:

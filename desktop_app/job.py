@@ -8,9 +8,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from core.batch import (
-    BatchEvent, BatchFinished, BatchItem, BatchStarted, FrameProgress, ItemFinished, ItemKind, ItemStarted,
-)
+from core.batch import BatchEvent, BatchFinished, BatchStarted, FrameProgress, ItemFinished, ItemKind, ItemStarted
 from core.failures import FailureKind
 
 from desktop_app.job_options import JobOptions
@@ -157,9 +155,7 @@ def apply_event(job: Job, event: BatchEvent) -> None:
         job.detail = f"frame {event.frames_done}{total} at {event.fps:.1f} fps"
     elif isinstance(event, ItemFinished):
         result = event.result
-        if not is_counted_item(result.item):  # BatchStarted's total counted it; the Items column does not
-            job.counts.total = max(0, (job.counts.total or 0) - 1)
-        elif result.status in ("done", "skipped", "failed"):
+        if not result.item.only_named and result.status in ("done", "skipped", "failed"):
             setattr(job.counts, result.status, getattr(job.counts, result.status) + 1)
         if result.status == "failed":
             if result.error_kind is FailureKind.DEVICE and not job.device_failure:
@@ -177,12 +173,6 @@ def apply_event(job: Job, event: BatchEvent) -> None:
             job.error = failure_summary(job)
         else:
             job.status, job.progress = JobStatus.DONE, 1.0
-
-
-def is_counted_item(item: BatchItem) -> bool:
-    """Whether an item of the engine's plan is one of the job's items: something it cartoonizes or tries to. An
-    entry it only names (a README beside the photos, a link to a folder, an earlier output: `skip_reason`) is not."""
-    return item.skip_reason is None
 
 
 def failure_summary(job: Job) -> str:

@@ -18,9 +18,7 @@ from core.failures import FailureKind
 
 from desktop_app.batch_worker import BatchRequest, BatchWorker, batch_failure_kind
 from desktop_app.function_worker import run_in_background
-from desktop_app.job import (
-    ACTIVE_STATUSES, FINISHED_STATUSES, START_ALL_STATUSES, Job, JobStatus, apply_event, is_counted_item,
-)
+from desktop_app.job import ACTIVE_STATUSES, FINISHED_STATUSES, START_ALL_STATUSES, Job, JobStatus, apply_event
 from desktop_app.job_inputs import group_into_jobs, output_dir_for
 from desktop_app.job_options import JobOptions
 from desktop_app.job_queue_model import JobQueueModel, display_path
@@ -33,8 +31,8 @@ def job_output_dir(inputs: Iterable[Path], options: JobOptions) -> Path:
 
 
 def _count_planned_items(job_id: int, inputs: list[Path], batch_options) -> tuple[int, int]:
-    """The Items column: what the engine's own plan would cartoonize (see `job.is_counted_item`)."""
-    return job_id, sum(is_counted_item(item) for item in plan_batch(inputs, batch_options).items)
+    """The Items column: the files of the engine's own plan (`BatchPlan.counted`, as `BatchStarted.total`)."""
+    return job_id, len(plan_batch(inputs, batch_options).counted)
 
 
 class QueueController(QObject):

@@ -10,8 +10,8 @@ from PIL import Image
 
 from core.atomic_files import PARTIAL_PREFIX
 from core.batch import (
-    BatchFinished, BatchOptions, BatchRequestError, ItemFinished, ItemStarted, TileProgress, plan_batch, run_batch,
-    write_report,
+    BatchFinished, BatchOptions, BatchRequestError, BatchStarted, ItemFinished, ItemStarted, TileProgress, plan_batch,
+    run_batch, write_report,
 )
 from core.cancel import CancelToken
 from core.cartoonizer import Cartoonizer
@@ -71,6 +71,27 @@ def test_progress_events_are_ordered_with_a_rising_fraction_and_an_eta(tmp_path,
     assert any(isinstance(e, TileProgress) and e.tiles_total > 1 for e in events)
     finished = [e for e in events if isinstance(e, ItemFinished)]
     assert len(finished) == 6 and finished[0].progress.eta_s is not None
+
+
+def test_the_total_counts_the_photos_not_a_readme_beside_them(tmp_path, tiny_model):
+    """BatchStarted's total is the batch's files; an entry it only names is reported (skipped, with its reason) but
+    counted apart, so the progress runs over the photos alone."""
+    folder = tmp_path / "in"
+    _photo(folder / "a.jpg", seed=1)
+    _photo(folder / "b.png", seed=2)
+    (folder / "README.md").write_text("Where these photos come from.\n")
+    plan = plan_batch([folder], BatchOptions(tmp_path / "out"))
+    assert [item.source.name for item in plan.counted] == ["a.jpg", "b.png"] and len(plan.items) == 3
+    events, summary = _run([folder], BatchOptions(tmp_path / "out"), tiny_model)
+    started = events[0]
+    assert isinstance(started, BatchStarted) and (started.total, started.named) == (2, 1)
+    assert started.progress.files_total == 2
+    assert {e.progress.files_total for e in events} == {2}
+    finished = [e for e in events if isinstance(e, ItemFinished)]
+    assert [(e.result.item.source.name, e.progress.files_done) for e in finished] == [
+        ("a.jpg", 1), ("b.png", 2), ("README.md", 2)]
+    assert finished[1].progress.fraction == 1.0 and events[-1].progress.files_done == 2
+    assert (summary.done, summary.skipped) == (2, 1) and "not a picture or video" in finished[2].result.note
 
 
 def test_rerun_skips_finished_outputs_and_overwrite_redoes_them(tmp_path, mixed_folder, tiny_model):

@@ -59,14 +59,18 @@ def test_a_batch_runs_to_completion_with_progress_signals_and_files(queue, make_
 
 
 def test_the_items_count_is_the_photos_not_a_readme_beside_them(queue, make_photo_folder, qtbot):
+    """The Items column says 2 before, throughout and after the run (the engine's total counts the photos only)."""
     folder = make_photo_folder("samples", count=2)
     (folder / "README.md").write_text("Where these photos come from.\n", encoding="utf-8")
     [job], _ = queue.add_inputs([folder], CPU)
     qtbot.waitUntil(lambda: job.counts.total is not None, timeout=10_000)
     assert job.counts.total == 2
+    shown: list[str] = []
+    queue.model.dataChanged.connect(lambda *_: shown.append(queue.model.data(queue.model.index(0, Column.ITEMS))))
     with qtbot.waitSignal(queue.job_finished, timeout=30_000):
         queue.start_all()
     assert job.status == JobStatus.DONE
+    assert len(shown) > 3 and set(shown) == {"2"}
     assert (job.counts.total, job.counts.done, job.counts.skipped, job.counts.failed) == (2, 2, 0, 0)
     assert queue.model.data(queue.model.index(0, Column.ITEMS)) == "2"
 
