@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import shutil
 import subprocess
@@ -31,6 +30,7 @@ from desktop_app.fine_tune_estimate import (  # noqa: E402
     SPEED_TEST_OVERRIDES, SPEED_TEST_STEPS, mean_step_seconds, reference_speed, speed_from_speed_test,
 )
 from desktop_app.fine_tune_plan import FineTunePlan, bundled_segmenter, trainer_arguments, write_config  # noqa: E402
+from trainer.events import TrainingProgress, parse_event  # noqa: E402
 
 PICTURES = 40
 
@@ -44,13 +44,13 @@ def run_trainer(plan: FineTunePlan) -> tuple[float, float | None, list[float]]:
     with subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True,
                           env={**os.environ, "PYTHONUNBUFFERED": "1"}) as process:
         for line in process.stdout:
-            event = json.loads(line) if line.startswith("{") else {}
-            if event.get("event") != "log":
+            event = parse_event(line)
+            if not isinstance(event, TrainingProgress):
                 continue
             if first_log_s is None:
                 first_log_s = time.monotonic() - started
             else:
-                rates.append(float(event["images_per_s"]))
+                rates.append(event.images_per_s)
     if process.returncode != 0:
         raise SystemExit(f"the trainer failed (exit {process.returncode}): {' '.join(command)}")
     return time.monotonic() - started, first_log_s, rates

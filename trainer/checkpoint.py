@@ -14,8 +14,9 @@ import os
 import pickle
 import random
 import re
+import sys
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -80,15 +81,30 @@ def restore_rng_state(state: Mapping[str, Any]) -> None:
 
 
 # --- architecture ---------------------------------------------------------------------------------------------------
+@runtime_checkable
+class ArchitectureConfig(Protocol):
+    """A network's `config`: its constructor's arguments, as the generator's and discriminators' config dataclasses
+    record them."""
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
 def unwrap(module: nn.Module) -> nn.Module:
     """The network inside DistributedDataParallel and torch.compile wrappers (whose state-dict keys are prefixed)."""
     while True:
         if isinstance(module, nn.parallel.DistributedDataParallel | nn.DataParallel):
             module = module.module
-        elif hasattr(module, "_orig_mod"):
+        elif isinstance(module, _compiled_module_types()):
             module = module._orig_mod
         else:
             return module
+
+
+def _compiled_module_types() -> tuple[type, ...]:
+    """torch.compile's wrapper class, once torch.compile has been loaded: no module can be wrapped before, and
+    importing it just to look takes seconds."""
+    eval_frame = sys.modules.get("torch._dynamo.eval_frame")
+    return (eval_frame.OptimizedModule,) if eval_frame is not None else ()
 
 
 def architecture_of(models: Mapping[str, nn.Module]) -> dict[str, dict[str, Any]]:
@@ -98,7 +114,7 @@ def architecture_of(models: Mapping[str, nn.Module]) -> dict[str, dict[str, Any]
     for name, model in models.items():
         model = unwrap(model)
         config = getattr(model, "config", None)
-        if config is not None and hasattr(config, "to_dict"):
+        if isinstance(config, ArchitectureConfig):
             described[name] = {"class": type(model).__name__, **config.to_dict()}
         else:
             described[name] = {"class": type(model).__name__,

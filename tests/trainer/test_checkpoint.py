@@ -9,8 +9,8 @@ import torch
 
 from core.generator import GeneratorConfig, UNetGenerator
 from trainer.checkpoint import (
-    ArchitectureMismatch, CheckpointError, capture_rng_state, checkpoint_dir, latest_checkpoint, list_checkpoints,
-    load_checkpoint, restore_rng_state, restore_training_state, save_checkpoint,
+    ArchitectureMismatch, CheckpointError, architecture_of, capture_rng_state, checkpoint_dir, latest_checkpoint,
+    list_checkpoints, load_checkpoint, restore_rng_state, restore_training_state, save_checkpoint, unwrap,
 )
 from trainer.config import TrainConfig
 
@@ -118,6 +118,21 @@ def test_resume_refuses_other_architectures(tmp_path):
     fewer = {"generator": other_models["generator"]}
     with pytest.raises(ArchitectureMismatch, match="surface_discriminator: in the checkpoint, not built"):
         restore_training_state(load_checkpoint(path), models=fewer, optimizers={})
+
+
+def test_wrapped_networks_are_described_and_saved_as_the_network_inside(tmp_path):
+    """DataParallel and torch.compile wrappers are looked through (their state-dict keys carry a prefix); a network
+    whose config records its arguments is described by it, one without by its weights' shapes."""
+    models, optimizers = _networks()
+    generator = models["generator"]
+    for wrapped in (torch.nn.DataParallel(generator), torch.compile(generator),
+                    torch.nn.DataParallel(torch.compile(generator))):
+        assert unwrap(wrapped) is generator
+    path = _save(tmp_path, 1, {**models, "generator": torch.nn.DataParallel(torch.compile(generator))}, optimizers)
+    assert list(load_checkpoint(path)["models"]["generator"]) == list(generator.state_dict())
+    described = architecture_of({"generator": torch.compile(generator), "plain": torch.nn.Conv2d(3, 2, 1)})
+    assert described == {"generator": {"class": "UNetGenerator", **generator.config.to_dict()},
+                         "plain": {"class": "Conv2d", "weight": [2, 3, 1, 1], "bias": [2]}}
 
 
 def test_non_plain_values_are_refused_before_writing(tmp_path):
