@@ -24,8 +24,7 @@ from torchvision.models import VGG19_Weights
 from torchvision.models.vgg import cfgs, make_layers
 
 from core.segmenter import PixelConvention
-
-BACKBONE_NAMES = ("vgg19", "efficientnet_lite0")
+from trainer.config import BACKBONES
 
 VGG_FEATURE_LAYERS = ("conv4_4", "conv3_4")  # preferred first
 EFFICIENTNET_FEATURE_BLOCKS = 3  # blocks[0:3] end at stride 8 with 40 channels, like VGG conv4_4's stride
@@ -99,7 +98,7 @@ class FeatureBackbone(nn.Module):
 
 
 def build_backbone(name: str, weights_path: str | Path | None = None, layer: str = "auto") -> FeatureBackbone:
-    """`name` in BACKBONE_NAMES; `weights_path` None means the default source (see the module docstring).
+    """`name` in `trainer.config.BACKBONES`; `weights_path` None means the default source (see the module docstring).
 
     `layer` picks VGG19's feature layer ("conv2_2" costs about a third of "conv3_4" at the same crop); "auto" is the
     deepest the weights reach. EfficientNet-Lite0 has one feature layer: only "auto" is accepted there."""
@@ -109,7 +108,7 @@ def build_backbone(name: str, weights_path: str | Path | None = None, layer: str
         raise BackboneUnavailableError(f"backbone_layer={layer} applies to vgg19 only; use auto with {name}")
     if name == "efficientnet_lite0":
         return build_efficientnet_lite0(weights_path)
-    raise ValueError(f"unknown backbone {name!r}: choose one of {BACKBONE_NAMES}")
+    raise ValueError(f"unknown backbone {name!r}: choose one of {', '.join(BACKBONES)}")
 
 
 # --- VGG19 ---------------------------------------------------------------------------------------------------------

@@ -25,7 +25,8 @@ from typing import Any, Mapping, Sequence, TypeVar
 
 from core.atomic_files import atomic_output
 
-BACKBONES = ("vgg19", "efficientnet_lite0")  # the names trainer.backbones.build_backbone accepts
+# the feature networks trainer.backbones builds, named here, where the GUI can read them without loading torchvision
+BACKBONES = ("vgg19", "efficientnet_lite0")
 BACKBONE_LAYERS = ("auto", "conv4_4", "conv3_4", "conv2_2")  # VGG19 feature layers; auto: the deepest available
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")  # auto: bf16/fp16 autocast on CUDA, fp32 elsewhere
 NONE_WORDS = ("none", "null")  # how an override clears an optional field (TOML has no null)

@@ -87,9 +87,15 @@ def test_bad_files_name_the_problem(tmp_path):
         load_config(wrong)
 
 
-def test_backbone_names_match_the_backbones_module():
+def test_every_listed_backbone_is_one_the_builder_knows(tmp_path):
+    """BACKBONES (light, for the GUI) names what trainer.backbones builds: each listed name gets as far as looking
+    for its weights, any other is refused by name."""
     backbones = pytest.importorskip("trainer.backbones")
-    assert set(BACKBONES) == set(backbones.BACKBONE_NAMES)
+    for name in BACKBONES:
+        with pytest.raises(backbones.BackboneUnavailableError, match="weights file not found"):
+            backbones.build_backbone(name, tmp_path / "missing.safetensors")
+    with pytest.raises(ValueError, match="unknown backbone 'resnet50': choose one of vgg19, efficientnet_lite0"):
+        backbones.build_backbone("resnet50", tmp_path / "missing.safetensors")
 
 
 def test_one_toml_writer_round_trips_any_config(tmp_path):
