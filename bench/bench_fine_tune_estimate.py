@@ -26,10 +26,10 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from core.model_registry import default_model_name, resolve_model_path  # noqa: E402
-from desktop_app.fine_tune_estimate import (  # noqa: E402
+from desktop_app.fine_tune.estimate import (  # noqa: E402
     SPEED_TEST_OVERRIDES, SPEED_TEST_STEPS, mean_step_seconds, reference_speed, speed_from_speed_test,
 )
-from desktop_app.fine_tune_plan import FineTunePlan, bundled_segmenter, trainer_arguments, write_config  # noqa: E402
+from desktop_app.fine_tune.plan import FineTunePlan, bundled_segmenter, trainer_arguments, write_config  # noqa: E402
 from trainer.events import TrainingProgress, parse_event  # noqa: E402
 
 PICTURES = 40

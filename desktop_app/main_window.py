@@ -1,8 +1,8 @@
 """The main window: builds the widgets, actions and menus and connects them to the controllers (queue, preview,
 model library, settings). Behaviour lives in the controllers; this module is wiring.
 
-Tools → "Fine-tune a model…" opens the fine-tuning wizard (`fine_tune_wizard`), which fills the trainer's config,
-runs the trainer in its own process and adds the result to the model list.
+Tools → "Fine-tune a model…" opens the fine-tuning wizard (`desktop_app.fine_tune`), which fills the trainer's
+config, runs the trainer in its own process and adds the result to the model list.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from desktop_app.desktop_notifications import DesktopNotifier
 from desktop_app.app_icon import load_app_icon
 from desktop_app.before_after_view import BeforeAfterView
 from desktop_app.drop_zone import DropZone
-from desktop_app.fine_tune_wizard import FineTuneWizard
+from desktop_app.fine_tune.wizard import FineTuneWizard
 from desktop_app.function_worker import run_in_background
 from desktop_app.job import ACTIVE_STATUSES, FINISHED_STATUSES, Job, JobStatus
 from desktop_app.job_queue_model import JobQueueModel

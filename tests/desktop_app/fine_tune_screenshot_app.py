@@ -53,11 +53,11 @@ def main(out_path: str) -> int:
     cartoons = write_pictures(pictures / "My comic", 40, size_px=96, cartoon=True)
     script = replay_script(Path.home())
 
-    from desktop_app import fine_tune_process
+    from desktop_app.fine_tune import training_process
     from desktop_app.app_icon import load_app_icon
     from desktop_app.main_window import MainWindow
 
-    fine_tune_process.trainer_command = lambda: [sys.executable, str(FAKE_TRAINER), str(script)]
+    training_process.trainer_command = lambda: [sys.executable, str(FAKE_TRAINER), str(script)]
     app = QApplication([sys.argv[0]])
     app.setApplicationName("Cartoonizer")
     app.setWindowIcon(load_app_icon())

@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO_ROOT))
 from PIL import Image, ImageOps  # noqa: E402
 
 from core.model_registry import default_model_name, resolve_model_path  # noqa: E402
-from desktop_app.fine_tune_plan import FineTunePlan, bundled_segmenter, trainer_arguments, write_config  # noqa: E402
+from desktop_app.fine_tune.plan import FineTunePlan, bundled_segmenter, trainer_arguments, write_config  # noqa: E402
 
 OUT = HERE / "data" / "fine-tune-run"
 STEPS, REPLAY_STEP = 200, 150  # the screenshot shows the run at REPLAY_STEP of STEPS

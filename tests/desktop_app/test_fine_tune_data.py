@@ -6,7 +6,7 @@ from pathlib import Path
 
 from core.steps import drain
 
-from desktop_app.fine_tune_data import (
+from desktop_app.fine_tune.data import (
     KEYFRAMES_FOLDER, MIN_CARTOONS, MIN_PHOTOS, PICTURES_FOLDER, cartoons_problem, photos_problem,
     prepare_cartoon_folder, scan_folder,
 )

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from desktop_app.fine_tune_estimate import (
+from desktop_app.fine_tune.estimate import (
     CPU_REFERENCE_S_PER_MEGAPIXEL, CPU_REFERENCE_STARTUP_S, CPU_REFERENCE_THREADS, SpeedRecords, TrainingSpeed, format_duration,
     format_seconds, reference_speed, speed_from_steps,
 )
@@ -65,7 +65,7 @@ def test_short_times_read_naturally(seconds, text):
 
 
 def test_the_speed_test_counts_its_first_step_as_start_up_and_averages_the_others():
-    from desktop_app.fine_tune_estimate import speed_from_speed_test
+    from desktop_app.fine_tune.estimate import speed_from_speed_test
 
     speed = speed_from_speed_test(first_log_s=12.0, later_images_per_s=[4.0, 4.0, 4.0, 1.0], batch_size=4,
                                   crop_size_px=128)

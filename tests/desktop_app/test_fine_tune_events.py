@@ -7,7 +7,7 @@ from pathlib import Path
 
 from trainer.events import SampleWritten, TrainingProgress, UnknownEvent
 
-from desktop_app.fine_tune_events import MAX_LINE_BYTES, JsonLineReader, LineBuffer
+from desktop_app.fine_tune.events import MAX_LINE_BYTES, JsonLineReader, LineBuffer
 
 LOG = TrainingProgress(step=3, phase="train", losses={"g_total": 0.75}, images_per_s=5.2, eta_s=10.0)
 SAMPLE = SampleWritten(step=3, path=Path("/runs/été/samples/step_00000003.png"))

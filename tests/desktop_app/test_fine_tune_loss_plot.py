@@ -6,7 +6,7 @@ import math
 
 from PySide6.QtCore import QPoint, Qt
 
-from desktop_app.fine_tune_loss_plot import LossPlot, nice_ticks
+from desktop_app.fine_tune.loss_plot import LossPlot, nice_ticks
 
 
 def _colours(plot: LossPlot) -> int:

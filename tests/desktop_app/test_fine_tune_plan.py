@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from core.model_registry import user_data_dir
-from desktop_app.fine_tune_plan import (
+from desktop_app.fine_tune.plan import (
     CONFIG_FILE_NAME, PRESET, STEPS_PRESETS, FineTunePlan, new_run_dir, parse_extra_overrides, preset_file,
     resume_command, trainer_arguments, write_config,
 )

@@ -12,7 +12,7 @@ from trainer.events import (
     TrainingProgress, TrainingStarted, TrainingStopped,
 )
 
-from desktop_app.fine_tune_process import Outcome, TrainingProcess, describe_exit, trainer_command
+from desktop_app.fine_tune.training_process import Outcome, TrainingProcess, describe_exit, trainer_command
 from tests.desktop_app.fine_tune_fixtures import fake_trainer_command, recorded_arguments
 
 START = TrainingStarted(run_dir=Path("/runs/x"), step=0, total_steps=2, pretrain_steps=0, warm_start_steps=0,

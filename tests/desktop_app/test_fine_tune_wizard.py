@@ -10,11 +10,11 @@ from PySide6.QtCore import QThreadPool
 from PySide6.QtTest import QAbstractItemModelTester
 from PySide6.QtWidgets import QWizard
 
-from desktop_app.fine_tune_data import MIN_CARTOONS
-from desktop_app.fine_tune_estimate import SpeedRecords
-from desktop_app.fine_tune_estimate import format_duration
-from desktop_app.fine_tune_finish_page import model_name_problem, unique_name
-from desktop_app.fine_tune_wizard import FineTuneWizard
+from desktop_app.fine_tune.data import MIN_CARTOONS
+from desktop_app.fine_tune.estimate import SpeedRecords
+from desktop_app.fine_tune.estimate import format_duration
+from desktop_app.fine_tune.finish_page import model_name_problem, unique_name
+from desktop_app.fine_tune.wizard import FineTuneWizard
 from desktop_app.settings_store import config_dir
 from trainer.config import BACKBONES
 from trainer.events import (

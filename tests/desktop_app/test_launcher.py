@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from core import __version__
-from desktop_app import fine_tune_process
+from desktop_app.fine_tune import training_process
 from desktop_app.launcher import main as launch
 from desktop_app.self_test import FINE_TUNED_NAME
 from desktop_app.self_test import main as self_test
@@ -39,12 +39,12 @@ def test_the_cli_commands_are_dispatched_with_their_own_arguments(capsys):
 
 
 def test_a_frozen_app_runs_the_trainer_through_its_own_executable(monkeypatch):
-    assert fine_tune_process.trainer_command() == [sys.executable, "-m", "trainer"]
-    assert "PYTHONPATH" in fine_tune_process._environment().keys()
+    assert training_process.trainer_command() == [sys.executable, "-m", "trainer"]
+    assert "PYTHONPATH" in training_process._environment().keys()
     monkeypatch.setattr(sys, "frozen", True, raising=False)
     monkeypatch.setattr(sys, "executable", "/opt/Cartoonizer/Cartoonizer")
-    assert fine_tune_process.trainer_command() == ["/opt/Cartoonizer/Cartoonizer", "cartoonize-train"]
-    environment = fine_tune_process._environment()
+    assert training_process.trainer_command() == ["/opt/Cartoonizer/Cartoonizer", "cartoonize-train"]
+    environment = training_process._environment()
     assert environment.value("PYTHONUNBUFFERED") == "1"
     assert str(REPO_ROOT) not in environment.value("PYTHONPATH", "").split(":")
 

@@ -15,12 +15,12 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from desktop_app.fine_tune_data import (
+from desktop_app.fine_tune.data import (
     MIN_CARTOONS, MIN_PHOTOS, FolderScan, PreparedCartoons, cartoons_problem, photos_problem, scan_folder,
 )
-from desktop_app.fine_tune_keyframe_worker import KeyframeWorker
-from desktop_app.fine_tune_session import FineTuneSession
-from desktop_app.fine_tune_thumbnails import ThumbnailStrip
+from desktop_app.fine_tune.keyframe_worker import KeyframeWorker
+from desktop_app.fine_tune.session import FineTuneSession
+from desktop_app.fine_tune.thumbnails import ThumbnailStrip
 from desktop_app.function_worker import run_in_background
 from desktop_app.log_panel import details
 

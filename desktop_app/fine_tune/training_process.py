@@ -2,7 +2,7 @@
 
 A separate process, not a worker thread: a crash, an out-of-memory kill or a CUDA fault ends the trainer, never the
 GUI, and Stop can use the trainer's own SIGTERM handling (finish the step, save a checkpoint, exit 130). stdout
-carries `trainer.events` as JSON lines (split by `fine_tune_events`); stderr is plain text for the log, of which the
+carries `trainer.events` as JSON lines (split by `fine_tune.events`); stderr is plain text for the log, of which the
 last lines are kept to explain a failure. On Windows `terminate()` cannot signal a console process, so Stop ends it
 there without a checkpoint (QProcess.kill) after STOP_GRACE_MS.
 """
@@ -21,7 +21,7 @@ from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signa
 
 from trainer.events import EXIT_INTERRUPTED, EXIT_OK, ModelExported, TrainerEvent, TrainerFailed, TrainingStopped
 
-from desktop_app.fine_tune_events import JsonLineReader, LineBuffer
+from desktop_app.fine_tune.events import JsonLineReader, LineBuffer
 
 log = logging.getLogger("desktop_app.fine_tune")
 STDERR_TAIL_LINES = 15

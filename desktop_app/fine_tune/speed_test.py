@@ -13,9 +13,9 @@ from PySide6.QtCore import QObject, Signal
 from core.devices import DeviceInfo
 from trainer.events import TrainerEvent, TrainingProgress
 
-from desktop_app.fine_tune_estimate import SpeedRecords, speed_from_speed_test
-from desktop_app.fine_tune_plan import FineTunePlan, write_config
-from desktop_app.fine_tune_process import Outcome, RunResult, TrainingProcess
+from desktop_app.fine_tune.estimate import SpeedRecords, speed_from_speed_test
+from desktop_app.fine_tune.plan import FineTunePlan, write_config
+from desktop_app.fine_tune.training_process import Outcome, RunResult, TrainingProcess
 
 log = logging.getLogger("desktop_app.fine_tune")
 SPEED_TEST_FOLDER = "speed-test"
@@ -27,7 +27,7 @@ def speed_test_folder(run_dir: Path) -> Path:
 
 
 class SpeedTest(QObject):
-    """Runs a plan made for it (`fine_tune_estimate.SPEED_TEST_STEPS` steps with `SPEED_TEST_OVERRIDES`: a log line
+    """Runs a plan made for it (`estimate.SPEED_TEST_STEPS` steps with `SPEED_TEST_OVERRIDES`: a log line
     each step, nothing saved).
 
     Step 1 ends the start-up (it warms up too); the later steps' images/s give the step time. The result goes into

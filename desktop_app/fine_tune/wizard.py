@@ -18,12 +18,12 @@ from PySide6.QtWidgets import QMessageBox, QWidget, QWizard
 
 from core.devices import AUTO
 
-from desktop_app.fine_tune_data_page import DataPage
-from desktop_app.fine_tune_finish_page import FinishPage
-from desktop_app.fine_tune_plan import new_run_dir, resume_command
-from desktop_app.fine_tune_session import FineTuneSession
-from desktop_app.fine_tune_settings_page import SettingsPage
-from desktop_app.fine_tune_training_page import TrainingPage
+from desktop_app.fine_tune.data_page import DataPage
+from desktop_app.fine_tune.finish_page import FinishPage
+from desktop_app.fine_tune.plan import new_run_dir, resume_command
+from desktop_app.fine_tune.session import FineTuneSession
+from desktop_app.fine_tune.settings_page import SettingsPage
+from desktop_app.fine_tune.training_page import TrainingPage
 
 log = logging.getLogger("desktop_app.fine_tune")
 SHUTDOWN_WAIT_MS = 60_000

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from core.devices import AUTO
 
-from desktop_app.fine_tune_data import FolderScan, PreparedCartoons
-from desktop_app.fine_tune_plan import FineTunePlan
+from desktop_app.fine_tune.data import FolderScan, PreparedCartoons
+from desktop_app.fine_tune.plan import FineTunePlan
 
 CARTOONS_FOLDER = "cartoons"  # key-frames of the user's videos, inside the run folder
 

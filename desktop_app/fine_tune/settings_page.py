@@ -24,15 +24,15 @@ from core.model_registry import resolve_model_path
 from trainer.config import BACKBONES
 
 from desktop_app.device_combo import DeviceComboBox
-from desktop_app.fine_tune_estimate import (
+from desktop_app.fine_tune.estimate import (
     SPEED_TEST_OVERRIDES, SPEED_TEST_STEPS, SpeedRecords, TrainingSpeed, format_duration, reference_speed,
 )
-from desktop_app.fine_tune_plan import (
+from desktop_app.fine_tune.plan import (
     REGION_WEIGHT_RANGE, STEPS_PRESETS, FineTunePlan, bundled_segmenter, parse_extra_overrides, preset_default,
     vgg19_weights_cached, write_config,
 )
-from desktop_app.fine_tune_session import FineTuneSession
-from desktop_app.fine_tune_speed_test import SpeedTest, speed_test_folder
+from desktop_app.fine_tune.session import FineTuneSession
+from desktop_app.fine_tune.speed_test import SpeedTest, speed_test_folder
 from desktop_app.function_worker import run_in_background
 from desktop_app.model_combo import ModelComboBox
 from desktop_app.settings_store import config_dir

@@ -1,11 +1,11 @@
-"""Builds the cartoon folder from the user's videos on a `GeneratorWorker` (`fine_tune_data.prepare_cartoon_folder`):
+"""Builds the cartoon folder from the user's videos on a `GeneratorWorker` (`data.prepare_cartoon_folder`):
 each progress it yields becomes `yielded` (a trainer.keyframes.KeyframeProgress), its `PreparedCartoons` arrives as
 `returned`, and `cancel()` sets the CancelToken the extractor checks between frames."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from desktop_app.fine_tune_data import FolderScan, prepare_cartoon_folder
+from desktop_app.fine_tune.data import FolderScan, prepare_cartoon_folder
 from desktop_app.generator_worker import GeneratorWorker
 
 

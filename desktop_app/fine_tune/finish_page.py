@@ -10,8 +10,8 @@ from PySide6.QtWidgets import QFormLayout, QLabel, QLineEdit, QVBoxLayout, QWidg
 from core.model_registry import is_valid_model_name
 from core.model_registry import ModelEntry, import_model, list_models
 
-from desktop_app.fine_tune_sample_view import SampleView
-from desktop_app.fine_tune_session import FineTuneSession
+from desktop_app.fine_tune.sample_view import SampleView
+from desktop_app.fine_tune.session import FineTuneSession
 from desktop_app.function_worker import run_in_background
 from desktop_app.log_panel import details
 from desktop_app.model_library import suggested_model_name

@@ -24,12 +24,12 @@ from trainer.events import (
 )
 from trainer.export import export_checkpoint
 
-from desktop_app.fine_tune_estimate import SpeedRecords, format_duration, mean_step_seconds, speed_from_steps
-from desktop_app.fine_tune_plan import resume_command, trainer_arguments
-from desktop_app.fine_tune_process import Outcome, RunResult, TrainingProcess
-from desktop_app.fine_tune_sample_view import SampleView
-from desktop_app.fine_tune_loss_plot import LossPlot
-from desktop_app.fine_tune_session import FineTuneSession
+from desktop_app.fine_tune.estimate import SpeedRecords, format_duration, mean_step_seconds, speed_from_steps
+from desktop_app.fine_tune.plan import resume_command, trainer_arguments
+from desktop_app.fine_tune.training_process import Outcome, RunResult, TrainingProcess
+from desktop_app.fine_tune.sample_view import SampleView
+from desktop_app.fine_tune.loss_plot import LossPlot
+from desktop_app.fine_tune.session import FineTuneSession
 from desktop_app.function_worker import run_in_background
 from desktop_app.log_panel import details
 from desktop_app.settings_store import config_dir
