@@ -4,7 +4,8 @@
                                                       [--out docs/campaign/learning-curve.png]
 
 Each row of the CSV is one held-out evaluation (`cartoonize-train evaluate`, 400 portraits vs 400 anime frames):
-rows with `images_seen` are checkpoints of a run and become points on that run's line; rows without are references
+rows with `images_seen` are checkpoints of a run and become points on that run's line (a branch starts with an
+unlabelled copy of its parent's point); rows without are references
 (White-box, the OpenCV filter, the cartoon targets, the photos) and become horizontal lines. The issue's bar is to
 get below the lowest reference; the curve shows how far each stretch of training moved toward it. Drawn with
 Pillow so the plot needs nothing beyond the app's own dependencies.
@@ -93,7 +94,8 @@ def plot(runs: dict[str, list[tuple[float, float, str]]], references: list[tuple
             draw.line(pixels, fill=colour, width=3)
         for (px, py), (_, kid, label) in zip(pixels, points):
             draw.ellipse((px - 4, py - 4, px + 4, py + 4), fill=colour)
-            draw.text((px + 6, py - 6), f"{label} {kid:.0f}", fill=colour, font=font, anchor="ld")
+            if label:  # a branch point repeats its parent's point unlabelled
+                draw.text((px + 6, py - 6), f"{label} {kid:.0f}", fill=colour, font=font, anchor="ld")
         legend_y = top + 18 * list(runs).index(run)
         draw.line((right + 8, legend_y + 8, right + 28, legend_y + 8), fill=colour, width=3)
         draw.text((right + 34, legend_y), run, fill=colour, font=font)
