@@ -62,14 +62,14 @@ class CartoonTargetRecipe:
     cleanup_eps: float = 0.01
     saturation: float = 1.2
     brightness: float = 1.04
-    outline_low: int = 60                  # Canny hysteresis thresholds on the outline finder's grey picture
-    outline_high: int = 140
-    min_outline_px: int = 40               # shorter edge components are dropped (at 256²)
+    outline_low: int = 45                  # Canny hysteresis thresholds on the outline finder's grey picture
+    outline_high: int = 110
+    min_outline_px: int = 30               # shorter edge components are dropped (at 256²)
     outline_darkness: float = 0.55         # 1: black lines; 0: none
     outline_softness_px: float = 0.6       # Gaussian σ that antialiases the lines
     # Added after the first recipe; the value after "off:" switches a feature off (see `key`).
     outline_width_px: int = 2              # line width at 256², never less (1 px lines are not learnt); off: 1
-    outline_flatten_sigma_space_px: float = 30.0  # domain transform before Canny, at 256² (smooth contours); off: 0
+    outline_flatten_sigma_space_px: float = 0.0  # domain transform before Canny, at 256² (fewer lines); off: 0
     outline_flatten_sigma_range: float = 0.35
     texture_density: float = 0.15          # edge pixels per pixel that make a side of a line "texture"; off: 1
     texture_radius_px: float = 8.0         # window radius of that density, at 256²
@@ -247,9 +247,11 @@ def _inside_texture(edges: np.ndarray, grey: np.ndarray, smooth: np.ndarray, rec
     height, width = grey.shape
 
     def density_at(sign: int) -> np.ndarray:
-        row = np.clip(np.round(ys + sign * offset * normal_y).astype(np.intp), 0, height - 1)
-        column = np.clip(np.round(xs + sign * offset * normal_x).astype(np.intp), 0, width - 1)
-        return density[row, column]
+        """The density on one side; beyond the picture's border it counts as texture, so the other side decides."""
+        row = np.round(ys + sign * offset * normal_y).astype(np.intp)
+        column = np.round(xs + sign * offset * normal_x).astype(np.intp)
+        inside = (row >= 0) & (row < height) & (column >= 0) & (column < width)
+        return np.where(inside, density[np.clip(row, 0, height - 1), np.clip(column, 0, width - 1)], np.inf)
 
     textured = np.minimum(density_at(1), density_at(-1)) >= recipe.texture_density
     return ys[textured], xs[textured]

@@ -82,8 +82,9 @@ def test_cache_is_resumable_atomic_and_tied_to_its_recipe(tmp_path):
         next(make_cartoon_targets(photos, cache, CartoonTargetRecipe(flatness=0.3)))
 
 
-def foliage_beside_sky(size: int = 128, sky_columns: int = 48, seed: int = 0) -> np.ndarray:
-    """Left: flat light blue; right: blotches of light and dark green a few pixels across, like leaves or grass."""
+def foliage_beside_sky(size: int = 192, sky_columns: int = 72, seed: int = 0) -> np.ndarray:
+    """Left: flat light blue; right: blotches of light and dark green a few pixels across, like leaves or grass
+    (the recipe's sizes scale with the picture, so the blotches must be small for its size, as in a photo)."""
     noise = cv2.GaussianBlur(np.random.default_rng(seed).normal(0, 1, (size, size)).astype(np.float32), (0, 0), 1.5)
     rgb = np.where(noise[..., None] > 0, np.float32([70, 150, 60]), np.float32([20, 60, 25]))
     rgb[:, :sky_columns] = (170, 200, 235)
@@ -98,11 +99,11 @@ def darkening(rgb: np.ndarray, recipe: CartoonTargetRecipe) -> np.ndarray:
 
 def test_no_outlines_inside_texture_but_one_where_it_meets_a_flat_region():
     rgb = foliage_beside_sky()
-    inside = (slice(8, 120), slice(66, 120))  # the foliage, a texture window away from the sky
+    inside = (slice(8, 184), slice(90, 184))  # the foliage, a texture window away from the sky
     assert darkening(rgb, CartoonTargetRecipe())[inside].max() <= 2
     # without the texture test the same edges do get lines: the test above can fail
     assert (darkening(rgb, CartoonTargetRecipe(texture_density=1.0))[inside] > 20).sum() > 500
-    border = darkening(rgb, CartoonTargetRecipe())[8:120, 44:52].mean(axis=0)
+    border = darkening(rgb, CartoonTargetRecipe())[8:184, 68:76].mean(axis=0)
     assert border.max() > 50  # the sky's edge against the foliage keeps its outline
 
 
