@@ -65,11 +65,11 @@ class CartoonTargetRecipe:
     outline_low: int = 45                  # Canny hysteresis thresholds on the outline finder's grey picture
     outline_high: int = 110
     min_outline_px: int = 30               # shorter edge components are dropped (at 256²)
-    outline_darkness: float = 0.55         # 1: black lines; 0: none
+    outline_darkness: float = 0.7          # 1: black lines; 0: none
     outline_softness_px: float = 0.6       # Gaussian σ that antialiases the lines
     # Added after the first recipe; the value after "off:" switches a feature off (see `key`).
     outline_width_px: int = 2              # line width at 256², never less (1 px lines are not learnt); off: 1
-    outline_flatten_sigma_space_px: float = 0.0  # domain transform before Canny, at 256² (fewer lines); off: 0
+    outline_flatten_sigma_space_px: float = 30.0  # domain transform before Canny, at 256² (contours); off: 0
     outline_flatten_sigma_range: float = 0.35
     texture_density: float = 0.15          # edge pixels per pixel that make a side of a line "texture"; off: 1
     texture_radius_px: float = 8.0         # window radius of that density, at 256²
