@@ -1,30 +1,33 @@
 """The device chooser: Auto, the CPU, each CUDA GPU by name and memory and Apple MPS where present, straight from
-the engine's `list_devices` (asked on a worker: initialising CUDA can take seconds)."""
+the engine's `list_devices` (asked on a worker: initialising CUDA can take seconds). A long label is elided in the
+closed box and shown whole in the popup and the tooltip (ElidedComboBox)."""
 from __future__ import annotations
 
 import logging
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QWidget
+from PySide6.QtWidgets import QWidget
 
 from core.devices import AUTO, DeviceInfo, list_devices
 
+from desktop_app.elided_combo import ElidedComboBox
 from desktop_app.function_worker import run_in_background
 from desktop_app.log_panel import details
 
 log = logging.getLogger("desktop_app.devices")
 
+AUTO_TEXT = "Auto (CUDA GPU, then Apple GPU, then CPU)"
 
-class DeviceComboBox(QComboBox):
+
+class DeviceComboBox(ElidedComboBox):
     devices_loaded = Signal(list)       # list[DeviceInfo]
     spec_changed = Signal(str)
 
     def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
+        super().__init__(parent, about="Where the model runs. A CUDA failure offers a retry on the CPU.")
         self._wanted = AUTO
         self.devices: list[DeviceInfo] = []
-        self.addItem("Auto (CUDA GPU, then Apple GPU, then CPU)", AUTO)
-        self.setToolTip("Where the model runs. A CUDA failure offers a retry on the CPU.")
+        self.addItem(AUTO_TEXT, AUTO)
         self.currentIndexChanged.connect(self._on_index_changed)
 
     def refresh(self) -> None:
@@ -51,7 +54,7 @@ class DeviceComboBox(QComboBox):
         wanted = self._wanted
         self.blockSignals(True)
         self.clear()
-        self.addItem("Auto (CUDA GPU, then Apple GPU, then CPU)", AUTO)
+        self.addItem(AUTO_TEXT, AUTO)
         for device in devices:
             self.addItem(device.label, device.spec)
             self.setItemData(self.count() - 1, f"--device {device.spec}", Qt.ItemDataRole.ToolTipRole)

@@ -1,24 +1,25 @@
 """The model chooser: bundled models first, then the user's, from the engine's registry (`list_models` reads only
-the files' metadata, so it is quick); each item carries its description and licence."""
+the files' metadata, so it is quick); each item carries its description and licence. A long name is elided in the
+closed box and shown whole in the popup and the tooltip (ElidedComboBox)."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QWidget
+from PySide6.QtWidgets import QWidget
 
 from core.model_registry import ModelEntry, default_model_name, list_models
+
+from desktop_app.elided_combo import ElidedComboBox
 
 NO_MODEL_TEXT = "No model installed: use Import model…"
 
 
-class ModelComboBox(QComboBox):
+class ModelComboBox(ElidedComboBox):
     model_changed = Signal(object)      # model name (str) or None
 
     def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
+        super().__init__(parent, about="Hover an entry in the list for its description and licence.")
         self.entries: list[ModelEntry] = []
         self._wanted: str | None = None
-        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.setMinimumContentsLength(12)
         self.currentIndexChanged.connect(self._on_index_changed)
 
     def refresh(self) -> None:
