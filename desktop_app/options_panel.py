@@ -22,6 +22,7 @@ from core.segmenter import bundled_segmenter_path
 from core.video import VIDEO_CODECS
 
 from desktop_app.device_combo import DeviceComboBox
+from desktop_app.elided_combo import ElidedComboBox
 from desktop_app.job_options import JobOptions, name_pattern_problem
 from desktop_app.model_combo import ModelComboBox, model_card
 
@@ -114,10 +115,10 @@ class OptionsPanel(QWidget):
         folder = QHBoxLayout()
         folder.addWidget(self.output_folder_edit, 1)
         folder.addWidget(self.browse_button)
-        self.format_combo = QComboBox()
+        self.format_combo = ElidedComboBox(
+            about="“Same as input” keeps JPEG, PNG and WebP and writes PNG for the others")
         for label, value in FORMAT_CHOICES:
             self.format_combo.addItem(label, value)
-        self.format_combo.setToolTip("“Same as input” keeps JPEG, PNG and WebP and writes PNG for the others")
         self.quality_spin = QSpinBox()
         self.quality_spin.setRange(1, 100)
         self.quality_spin.setValue(95)
@@ -162,7 +163,7 @@ class OptionsPanel(QWidget):
         group = QGroupBox("Video")
         group.setToolTip("The sound (and subtitles) are always kept: copied untouched, never re-encoded.")
         form = _form(group)
-        self.codec_combo = QComboBox()
+        self.codec_combo = ElidedComboBox(about="The video encoder of the cartoonized video.")
         for label, value in CODEC_CHOICES:
             self.codec_combo.addItem(label, value)
         self.crf_spin = QSpinBox()
