@@ -476,7 +476,8 @@ class MainWindow(QMainWindow):
         self.commands.update_enabled(self.selected_jobs(), jobs, self.queue.is_editable)
         running = self.queue.running_job()
         done = sum(j.status == JobStatus.DONE for j in jobs)
-        self.queue_summary.setText(f"{len(jobs)} job(s), {done} done" + (f" · running: {running.title}" if running else ""))
+        running_text = f" · running: {running.title}" if running else ""
+        self.queue_summary.setText(f"{len(jobs)} job(s), {done} done{running_text}")
         self.drop_zone.set_compact(bool(jobs))
         self._update_title()
         if self.selected_jobs():

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from desktop_app.fine_tune.estimate import (
-    CPU_REFERENCE_S_PER_MEGAPIXEL, CPU_REFERENCE_STARTUP_S, CPU_REFERENCE_THREADS, SpeedRecords, TrainingSpeed, format_duration,
-    format_seconds, reference_speed, speed_from_steps,
+    CPU_REFERENCE_S_PER_MEGAPIXEL, CPU_REFERENCE_STARTUP_S, CPU_REFERENCE_THREADS, SpeedRecords, TrainingSpeed,
+    format_duration, format_seconds, reference_speed, speed_from_steps,
 )
 
 

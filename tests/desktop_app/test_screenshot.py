@@ -32,7 +32,8 @@ pytestmark = pytest.mark.skipif(shutil.which("Xvfb") is None,
 def x_display():
     """A private Xvfb server on a free display number (Xvfb picks it and reports it through -displayfd)."""
     read_end, write_end = os.pipe()
-    server = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
+    server = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1600x1000x24",
+                               "-nolisten", "tcp"],
                               pass_fds=(write_end,), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     os.close(write_end)
     try:
