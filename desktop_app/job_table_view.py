@@ -1,9 +1,9 @@
-"""The queue's table view: whole-row selection, sensible column widths and a progress bar painted in the Progress
-column. It only shows what `JobQueueModel` answers."""
+"""The queue's table view: whole-row selection, columns that fit the view's width and a progress bar painted in the
+Progress column. It only shows what `JobQueueModel` answers."""
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtGui import QColor, QKeyEvent, QPainter, QPalette
+from PySide6.QtGui import QColor, QKeyEvent, QPainter, QPalette, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView, QApplication, QHeaderView, QStyle, QStyledItemDelegate, QStyleOptionProgressBar,
     QStyleOptionViewItem, QTableView, QWidget,
@@ -14,6 +14,16 @@ from desktop_app.job_queue_model import PROGRESS_ROLE, STATUS_ROLE, Column
 
 BAR_COLOURS = {JobStatus.DONE: "#2e7d32", JobStatus.FAILED: "#c62828", JobStatus.CANCELLED: "#8d6e63",
                JobStatus.PAUSED: "#ef8f00"}
+# The short columns are as wide as their longest usual text. Error, Input and Output share what they leave: Error
+# up to the width of a short reason (the tooltip has all of it), Input a share of the rest, and Output stretches to
+# fill the rest, so that the table needs no horizontal scroll bar (the long paths are elided in the middle).
+SHORT_COLUMN_SAMPLES = {Column.KIND: ("Photos", "Frames", "Video"), Column.ITEMS: ("88888",),
+                        Column.STATUS: ("Running 888/888", "Done (888 skipped)"),
+                        Column.PROGRESS: ("88% · 88 min 88 s left",)}
+ERROR_SAMPLE = "cannot be read: not a pic"
+CELL_PADDING_PX = 16
+ERROR_SHARE = 0.3   # of the width the short columns leave, at most the sample's width
+INPUT_SHARE = 0.4   # of what Error leaves; Output takes the rest
 
 
 class ProgressBarDelegate(QStyledItemDelegate):
@@ -57,19 +67,52 @@ class JobTableView(QTableView):
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         self.verticalHeader().setDefaultSectionSize(28)
         self.setItemDelegateForColumn(int(Column.PROGRESS), ProgressBarDelegate(self))
+        self._sized_by_user: set[Column] = set()   # flexible columns the user dragged: they keep that width
+        self._fitting = False
 
     def setModel(self, model) -> None:  # noqa: N802 - Qt's name
+        """Every column but Output can be dragged wider or narrower; Output stretches to fill the rest."""
         super().setModel(model)
         header = self.horizontalHeader()
         header.setHighlightSections(False)
         header.setMinimumSectionSize(48)
-        header.setDefaultSectionSize(80)
-        widths = {Column.INPUT: 160, Column.KIND: 60, Column.ITEMS: 52, Column.STATUS: 150, Column.PROGRESS: 150,
-                  Column.OUTPUT: 240}
-        for column, width in widths.items():
+        header.setStretchLastSection(False)
+        for column in Column:
             header.setSectionResizeMode(int(column), QHeaderView.ResizeMode.Interactive)
-            header.resizeSection(int(column), width)
-        header.setStretchLastSection(True)  # the error column takes the rest
+        header.setSectionResizeMode(int(Column.OUTPUT), QHeaderView.ResizeMode.Stretch)
+        for column, samples in SHORT_COLUMN_SAMPLES.items():
+            header.resizeSection(int(column), max(self._text_px(*samples), header.sectionSizeHint(int(column))))
+        header.sectionResized.connect(self._on_section_resized)
+        self._fit_flexible_columns()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name; the viewport's resizes too
+        super().resizeEvent(event)
+        self._fit_flexible_columns()
+
+    def _text_px(self, *samples: str) -> int:
+        return max(self.fontMetrics().horizontalAdvance(sample) for sample in samples) + CELL_PADDING_PX
+
+    def _fit_flexible_columns(self) -> None:
+        """Size Error and Input to their shares of the width the short columns leave (Output stretches)."""
+        header = self.horizontalHeader()
+        if self.model() is None:
+            return
+        free_px = self.viewport().width() - sum(header.sectionSize(int(column)) for column in SHORT_COLUMN_SAMPLES)
+        error_px = min(self._text_px(ERROR_SAMPLE), round(free_px * ERROR_SHARE))
+        if Column.ERROR in self._sized_by_user:
+            error_px = header.sectionSize(int(Column.ERROR))
+        input_px = round((free_px - error_px) * INPUT_SHARE)
+        self._fitting = True
+        try:
+            for column, width_px in ((Column.ERROR, error_px), (Column.INPUT, input_px)):
+                if column not in self._sized_by_user:
+                    header.resizeSection(int(column), max(header.minimumSectionSize(), width_px))
+        finally:
+            self._fitting = False
+
+    def _on_section_resized(self, column: int, _old_px: int, _new_px: int) -> None:
+        if column in (Column.ERROR, Column.INPUT) and not self._fitting:
+            self._sized_by_user.add(Column(column))
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt's name
         """Esc deselects: the options panel then shows (and edits) the options for new jobs."""

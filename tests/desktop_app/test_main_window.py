@@ -315,3 +315,37 @@ def test_a_long_notice_is_cut_short_so_the_queue_keeps_its_room(window):
     assert reason.strip() in label.toolTip()
     window.notice_bar.show_notice("<b>short</b> and sweet")
     assert window.notice_bar.label.text() == "<b>short</b> and sweet" and not window.notice_bar.label.toolTip()
+
+
+def test_at_the_default_size_the_queue_fits_without_a_horizontal_scroll_bar(window, make_photo_folder, qtbot,
+                                                                             tmp_path):
+    from desktop_app.job_queue_model import Column
+
+    window.showNormal()
+    window.resize(1280, 820)   # the window's default size
+    deep = tmp_path / ("a_rather_long_folder_name_for_the_holiday_photos_" * 3)
+    for index in range(12):   # more rows than fit: the vertical scroll bar takes its width too
+        window.add_paths([make_photo_folder(str(deep / f"album_with_a_long_name_{index}"), count=1)])
+    job = window.queue_model.jobs()[0]
+    job.status, job.error = JobStatus.FAILED, "cannot be read: " + "a very long reason " * 10
+    window.queue_model.job_changed(job.id)
+    table, header = window.table, window.table.horizontalHeader()
+
+    def fits() -> bool:
+        QApplication.processEvents()
+        return table.horizontalScrollBar().maximum() == 0 and not table.horizontalScrollBar().isVisible()
+
+    qtbot.waitUntil(fits, timeout=5_000)
+    assert header.length() == table.viewport().width()
+    assert all(header.sectionSize(int(column)) >= header.minimumSectionSize() for column in Column)
+    assert header.sectionSize(int(Column.OUTPUT)) >= header.sectionSize(int(Column.INPUT)) > 100
+    error = window.queue_model.index(0, int(Column.ERROR))
+    assert error.data(Qt.ItemDataRole.ToolTipRole) == job.error   # the elided reason, in full
+    for column in (Column.INPUT, Column.KIND, Column.ERROR):   # the user can still size columns; Output gives way
+        assert header.sectionResizeMode(int(column)) == header.ResizeMode.Interactive
+    header.resizeSection(int(Column.INPUT), 220)
+    header.resizeSection(int(Column.KIND), 90)
+    window.resize(1366, 820)
+    qtbot.waitUntil(lambda: table.viewport().width() > 900, timeout=5_000)
+    qtbot.waitUntil(fits, timeout=5_000)
+    assert header.sectionSize(int(Column.INPUT)) == 220 and header.sectionSize(int(Column.KIND)) == 90
