@@ -27,7 +27,6 @@ from core.frame_sequence import find_frame_sequence
 from core.image_io import ImageReadError, LoadedImage, downscale_to_max_side, read_image
 from core.model_file import CartoonModel
 from core.model_registry import load_model, resolve_model_path
-from core.output_names import DEFAULT_NAME_PATTERN
 from core.region_strength import ForegroundMasks, load_foreground_masks
 from core.video_frame import read_video_frame
 from core.video import DEFAULT_FRAME_FOLDER_FPS, VideoReadError
@@ -39,7 +38,6 @@ from desktop_app.log_panel import details
 
 PREVIEW_MAX_SIDE_PX = 720
 DEBOUNCE_MS = 250
-FRAME_FOLDER_FPS = float(DEFAULT_FRAME_FOLDER_FPS)  # the rate the engine gives a frame folder's video
 log = logging.getLogger("desktop_app.preview")
 
 
@@ -68,7 +66,7 @@ class PreviewResult:
     picture_index: int              # in [0, picture_count); a video's frames are not counted (0 of 1)
     picture_count: int
     seconds: float
-    time_s: float | None = None     # a video frame's time, or a frame's time at the engine's default rate
+    time_s: float | None = None     # a video frame's time, or a frame's time at the frame folder's rate
     duration_s: float | None = None
 
     def caption(self) -> str:
@@ -88,13 +86,18 @@ def format_clock(seconds: float | None) -> str:
     return f"{hours:d}:{minutes:02d}:{tenth_seconds / 10:04.1f}" if hours else clock
 
 
-def preview_pictures(inputs: tuple[Path, ...], output_dir: Path,
-                     name_pattern: str = DEFAULT_NAME_PATTERN) -> list[Path]:
-    """The pictures a photo or frame-folder job's preview can show, in the engine's order: its photos as the batch
-    would plan them, or the frames of a frame folder."""
+def frame_folder_fps(options: JobOptions) -> float:
+    """The rate a frame folder's timeline is shown at: the job's own when its frame folders become videos, else the
+    engine's default (a notional rate: the frames stay pictures)."""
+    return float(options.video_options().fps or DEFAULT_FRAME_FOLDER_FPS)
+
+
+def preview_pictures(inputs: tuple[Path, ...], options: BatchOptions) -> list[Path]:
+    """The pictures a photo or frame-folder job's preview can show, in the engine's order, planned with the job's
+    own options: its photos as the batch will plan them, and the frames of each frame folder that becomes a video."""
     pictures: list[Path] = []
     try:
-        plan = plan_batch(list(inputs), BatchOptions(output_dir, name_pattern=name_pattern))
+        plan = plan_batch(list(inputs), options)
     except BatchRequestError as exc:
         raise PreviewUnavailable(f"This job cannot run: {exc}") from exc
     for item in plan.runnable:
@@ -196,7 +199,7 @@ def render_preview(request: PreviewRequest, cache: _RenderCache, cancel: CancelT
             raise PreviewUnavailable(f"Cannot preview {source.name}: {exc}") from exc
         time_s, duration_s = cache.time_s, cache.duration_s
     else:
-        pictures = preview_pictures(request.inputs, request.output_dir, options.name_pattern)
+        pictures = preview_pictures(request.inputs, options.batch_options(request.output_dir))
         count = len(pictures)
         if request.kind is JobKind.FRAMES:
             index = round(min(1.0, max(0.0, request.position)) * (count - 1))
@@ -205,7 +208,8 @@ def render_preview(request: PreviewRequest, cache: _RenderCache, cancel: CancelT
         index, image = _first_readable(pictures, index, request.direction, cache, cancel)
         source = pictures[index]
         if request.kind is JobKind.FRAMES:
-            time_s, duration_s = index / FRAME_FOLDER_FPS, count / FRAME_FOLDER_FPS
+            fps = frame_folder_fps(options)
+            time_s, duration_s = index / fps, count / fps
     image = downscale_to_max_side(image, options.max_side_px)
     image = downscale_to_max_side(image, PREVIEW_MAX_SIDE_PX)
     cancel.raise_if_cancelled()

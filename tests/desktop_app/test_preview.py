@@ -13,8 +13,11 @@ from PySide6.QtWidgets import QApplication
 from PySide6.QtTest import QTest
 
 from desktop_app.before_after_view import BeforeAfterView
+from core.batch import BatchOptions, ItemKind, plan_batch
+from core.frame_sequence import find_frame_sequence
 from desktop_app.job import JobKind
-from desktop_app.preview import PREVIEW_MAX_SIDE_PX
+from desktop_app.job_options import JobOptions
+from desktop_app.preview import PREVIEW_MAX_SIDE_PX, preview_pictures
 from tests.desktop_app.conftest import write_photo
 
 
@@ -90,6 +93,40 @@ def test_a_frame_folder_previews_the_frame_the_time_slider_picks(window, tmp_pat
     window.time_slider.setValue(1000)
     qtbot.waitUntil(lambda: window.preview.last_result.source.name == "f_009.png", timeout=20_000)
     assert _level(window.preview.last_result.before) == 9 and "(10 of 10)" in window.preview_caption.text()
+
+
+def _frame_folder(folder, count: int = 10):
+    folder.mkdir(parents=True)
+    for index in range(count):
+        Image.fromarray(np.full((40, 60, 3), 20 + 20 * index, np.uint8)).save(folder / f"f_{index:03d}.png")
+    return folder
+
+
+def test_a_frame_folder_that_becomes_a_video_previews_its_frames_at_the_chosen_rate(window, tmp_path, qtbot):
+    window.options_panel.set_options(JobOptions(frames_as_video=True, frames_fps=5.0))
+    [job] = window.add_paths([_frame_folder(tmp_path / "shot")])
+    assert job.kind == JobKind.FRAMES and job.options.frames_as_video
+    qtbot.waitUntil(lambda: window.preview.last_result is not None, timeout=20_000)
+    window.time_slider.setValue(1000)
+    qtbot.waitUntil(lambda: window.preview.last_result.source.name == "f_009.png", timeout=20_000)
+    assert _level(window.preview.last_result.before) == 9
+    assert window.time_label.text() == "0:01.8 of 0:02.0"   # frame 9 of 10 at the video's 5 fps
+
+
+def test_the_preview_plans_a_job_as_its_batch_will(tmp_path):
+    album = tmp_path / "album"
+    photos = [write_photo(album / name, seed=index) for index, name in enumerate(("a.jpg", "b.png"))]
+    shot = _frame_folder(album / "shot")
+    frames = list(find_frame_sequence(shot).frames)
+    as_video = JobOptions(frames_as_video=True).batch_options(tmp_path / "out")
+    assert [item.kind for item in plan_batch([album], as_video).runnable] == [ItemKind.IMAGE, ItemKind.IMAGE,
+                                                                            ItemKind.FRAMES]
+    assert preview_pictures((album,), as_video) == photos + frames   # the frame folder item's frames, in order
+    assert preview_pictures((album,), BatchOptions(tmp_path / "out")) == photos + frames   # frames as photos
+    same_stem = [write_photo(tmp_path / "pair" / name) for name in ("p.jpg", "p.png")]
+    assert preview_pictures(tuple(same_stem), BatchOptions(tmp_path / "out")) == same_stem
+    as_png = JobOptions(output_format="png").batch_options(tmp_path / "out")   # p.jpg's cartoon is p.png too:
+    assert preview_pictures(tuple(same_stem), as_png) == same_stem[:1]         # the batch refuses p.png
 
 
 def test_an_unreadable_video_is_one_line_and_the_caption_forgets_the_last_job(window, tmp_path, qtbot):
