@@ -20,7 +20,7 @@ BAR_COLOURS = {JobStatus.DONE: "#2e7d32", JobStatus.FAILED: "#c62828", JobStatus
 SHORT_COLUMN_SAMPLES = {Column.KIND: ("Photos", "Frames", "Video"), Column.ITEMS: ("88888",),
                         Column.STATUS: ("Running 888/888", "Done (888 skipped)"),
                         Column.PROGRESS: ("88% · 88 min 88 s left",)}
-ERROR_SAMPLE = "cannot be read: not a pic"
+ERROR_SAMPLE = "no such file or folder"   # one of the engine's reasons
 CELL_PADDING_PX = 16
 ERROR_SHARE = 0.3   # of the width the short columns leave, at most the sample's width
 INPUT_SHARE = 0.4   # of what Error leaves; Output takes the rest
