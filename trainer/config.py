@@ -57,6 +57,7 @@ class TrainConfig:
     warm_start_steps: int = 0                               # L1 toward algorithmic cartoon targets (instead of or
                                                             # after pre-training; see trainer.cartoon_target)
     adversarial_steps: int = 100_000                        # G + discriminator steps after the two above
+    discriminator_warmup_steps: int = 0                     # the adversarial phase's first steps train only the Ds
     # --- cartoon targets (warm start and anchor) ----------------------------------------------------------------
     target_recipe: dict[str, float] = field(default_factory=dict)  # CartoonTargetRecipe parameters to change
     target_cache_dir: Path | None = None                    # None: <user data>/cache/cartoon-targets/<recipe key>
@@ -107,12 +108,16 @@ class TrainConfig:
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
         for name in ("num_workers", "pretrain_steps", "warm_start_steps", "adversarial_steps",
-                     "generator_residual_blocks", "anchor_decay_steps", "threads"):
+                     "generator_residual_blocks", "anchor_decay_steps", "threads",
+                     "discriminator_warmup_steps"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must not be negative, got {getattr(self, name)}")
         if self.crop_size % 8:
             raise ConfigError(f"crop_size must be a multiple of 8 (generator and discriminator strides), "
                               f"got {self.crop_size}")
+        if self.discriminator_warmup_steps > self.adversarial_steps:
+            raise ConfigError(f"discriminator_warmup_steps ({self.discriminator_warmup_steps}) is part of the "
+                              f"adversarial phase and cannot exceed adversarial_steps ({self.adversarial_steps})")
         if not self.lr > 0:
             raise ConfigError(f"lr must be positive, got {self.lr}")
         for name in ("lr_discriminator", "warm_start_lr"):

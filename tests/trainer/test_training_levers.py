@@ -103,6 +103,31 @@ def test_resume_across_the_warm_start_boundary_is_exact(tmp_path, lever_run):
     assert final["discriminators"]["param_groups"][0]["lr"] == pytest.approx(9e-5)
 
 
+def test_discriminator_warmup_trains_only_the_discriminators(tmp_path, training_folders):
+    """The adversarial phase's first steps leave G and its EMA as the warm start left them while the Ds learn; the
+    anchor's decay starts with G's first adversarial step."""
+    cfg = tiny_config(tmp_path / "run", training_folders, pretrain_steps=0, warm_start_steps=1, adversarial_steps=3,
+                      discriminator_warmup_steps=2, ema_decay=0.9, anchor_weight=1.0, anchor_decay_steps=1,
+                      target_cache_dir=tmp_path / "targets", log_every=1, checkpoint_every=1, keep_checkpoints=10)
+    _, events = run(cfg)
+    models = {checkpoint["step"]: checkpoint["models"]
+              for checkpoint in map(load_checkpoint, list_checkpoints(cfg.run_dir))}
+    assert sorted(models) == [1, 2, 3, 4]
+
+    def same(name: str, a: int, b: int) -> bool:
+        return all(torch.equal(models[a][name][key], models[b][name][key]) for key in models[a][name])
+
+    for name in ("generator", "generator_ema"):
+        assert same(name, 1, 3) and not same(name, 3, 4), name
+    assert not same("surface_discriminator", 1, 2) and not same("texture_discriminator", 2, 3)
+    steps = logs(events)
+    assert ["d_total" in steps[s].losses for s in (2, 3, 4)] == [True, True, True]
+    assert ["g_total" in steps[s].losses for s in (2, 3, 4)] == [False, False, True]
+    assert "g_anchor" in steps[4].losses  # weight 1 at G's first adversarial step, not already decayed
+    with pytest.raises(ConfigError, match="discriminator_warmup_steps"):
+        replace(cfg, discriminator_warmup_steps=4)
+
+
 def test_warm_start_learns_the_targets(tmp_path, training_folders):
     cfg = tiny_config(tmp_path / "warm", training_folders, pretrain_steps=0, warm_start_steps=40,
                       adversarial_steps=0, lr=2e-3, target_cache_dir=tmp_path / "targets")
