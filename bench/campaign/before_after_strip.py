@@ -1,6 +1,6 @@
 """The README's before/after strip: the bundled sample photos and two held-out scenes on top, a model's cartoons below.
 
-    .venv/bin/python bench/campaign/before_after_strip.py --model cartoon-v3 -o docs/samples-before-after.jpg
+    .venv/bin/python bench/campaign/before_after_strip.py --model cartoon-v4 -o docs/samples-before-after.jpg
 
 Every picture is shown at a 256 px height; the cartoons come from the engine at the picture's full size (as
 `cartoonize` makes them), then are scaled like the photo.
