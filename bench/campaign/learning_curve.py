@@ -15,15 +15,17 @@ from __future__ import annotations
 import argparse
 import csv
 import math
+import re
 from collections import defaultdict
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
 REPO = Path(__file__).resolve().parents[2]
-SIZE = (960, 560)
+SIZE = (960, 620)
 MARGIN = {"left": 80, "right": 250, "top": 50, "bottom": 70}
-RUN_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2"]
+RUN_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#ff7f0e",
+               "#7f7f7f"]
 REFERENCE_COLOUR = "#777777"
 
 
@@ -39,6 +41,13 @@ def read_rows(path: Path) -> tuple[dict[str, list[tuple[float, float, str]]], li
             else:
                 references.append((row["label"], kid))
     return {run: sorted(points) for run, points in runs.items()}, references
+
+
+def point_label(label: str, kid: float) -> str:
+    """A bundled model's name and its KID; other points only their KID (the legend names the run, the CSV the
+    step), so that close points stay readable."""
+    bundled = re.search(r"cartoon-v\d+", label)
+    return f"{bundled.group(0)} {kid:.0f}" if bundled else f"{kid:.0f}"
 
 
 def nice_step(span: float, ticks: int = 5) -> float:
@@ -95,8 +104,8 @@ def plot(runs: dict[str, list[tuple[float, float, str]]], references: list[tuple
         for (px, py), (_, kid, label) in zip(pixels, points):
             draw.ellipse((px - 4, py - 4, px + 4, py + 4), fill=colour)
             if label:  # a branch point repeats its parent's point unlabelled
-                draw.text((px + 6, py - 6), f"{label} {kid:.0f}", fill=colour, font=font, anchor="ld")
-        legend_y = top + 18 * list(runs).index(run)
+                draw.text((px + 6, py - 6), point_label(label, kid), fill=colour, font=font, anchor="ld")
+        legend_y = label_y + 28 + 18 * list(runs).index(run)  # below the references' labels
         draw.line((right + 8, legend_y + 8, right + 28, legend_y + 8), fill=colour, width=3)
         draw.text((right + 34, legend_y), run, fill=colour, font=font)
     out.parent.mkdir(parents=True, exist_ok=True)
