@@ -607,14 +607,18 @@ def export_metadata(cfg: TrainConfig, base: CartoonModel | None, generator: UNet
     `segmenter` describe the loss networks (None: not used)."""
     run_name = Path(cfg.run_dir).name
     warm_start_done = min(max(0, step - cfg.pretrain_steps), cfg.warm_start_steps)
-    adversarial_done = max(0, step - cfg.pretrain_steps - cfg.warm_start_steps)
+    discriminator_only = min(max(0, step - cfg.pretrain_steps - cfg.warm_start_steps), cfg.discriminator_warmup_steps)
+    adversarial_done = max(0, step - cfg.pretrain_steps - cfg.warm_start_steps - discriminator_only)  # G's steps
+    steps = {"pretrain": min(step, cfg.pretrain_steps), "warm_start": warm_start_done, "adversarial": adversarial_done,
+             "total": step}
+    if cfg.discriminator_warmup_steps:
+        steps["discriminator_warmup"] = discriminator_only  # G unchanged by these
     provenance = {
         "trainer": "cartoonize-train",
         "base_model": base.name if base is not None else None,
         "base_model_provenance": base.metadata.provenance if base is not None else None,
         "data": data,
-        "steps": {"pretrain": min(step, cfg.pretrain_steps), "warm_start": warm_start_done,
-                  "adversarial": adversarial_done, "total": step},
+        "steps": steps,
         "loss_weights": {f.name: getattr(weights, f.name) for f in fields(LossWeights)},
         "backbone": backbone,
         "segmenter": segmenter,

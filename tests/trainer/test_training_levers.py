@@ -9,6 +9,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from core.model_file import read_metadata
 from tests.trainer.test_loop import logs, run, tiny_config
 from trainer.checkpoint import list_checkpoints, load_checkpoint
 from trainer.config import ConfigError, TrainConfig
@@ -109,7 +110,9 @@ def test_discriminator_warmup_trains_only_the_discriminators(tmp_path, training_
     cfg = tiny_config(tmp_path / "run", training_folders, pretrain_steps=0, warm_start_steps=1, adversarial_steps=3,
                       discriminator_warmup_steps=2, ema_decay=0.9, anchor_weight=1.0, anchor_decay_steps=1,
                       target_cache_dir=tmp_path / "targets", log_every=1, checkpoint_every=1, keep_checkpoints=10)
-    _, events = run(cfg)
+    model_path, events = run(cfg)
+    assert read_metadata(model_path).provenance["steps"] == {
+        "pretrain": 0, "warm_start": 1, "discriminator_warmup": 2, "adversarial": 1, "total": 4}
     models = {checkpoint["step"]: checkpoint["models"]
               for checkpoint in map(load_checkpoint, list_checkpoints(cfg.run_dir))}
     assert sorted(models) == [1, 2, 3, 4]
@@ -202,7 +205,6 @@ def test_feature_weights_follow_the_backbone():
 
 
 def test_a_checkpoint_exports_the_same_model_the_run_does(lever_run, tmp_path):
-    from core.model_file import read_metadata
     from trainer.cli import main
     from trainer.events import EXIT_OK
     from trainer.export import export_checkpoint
