@@ -7,8 +7,8 @@ fine-tuning to the key-frames, and a side-by-side picture (photo | before | afte
 The palette distance is the sliced Wasserstein distance (SWD) between the CIELAB colours of all pixels of one set
 and of the key-frames: both pixel clouds are projected onto 64 fixed random directions in Lab, and the mean absolute
 difference of their quantiles is averaged over the directions. It is in Lab units (ΔE-like; a pure shift of d along
-one axis scores about d/2, the mean |cosine| of a random direction with that axis), compares whole colour distributions (not only the mean cast: also how much colour, how
-bright, how saturated) and needs no binning, unlike a histogram distance. The Fréchet colour distance (Lab means and
+one axis scores about d/2, the mean |cosine| of a random direction with that axis), compares whole colour
+distributions (not only the mean cast: also how much colour, how bright, how saturated) and needs no binning, unlike a histogram distance. The Fréchet colour distance (Lab means and
 covariances as Gaussians, the square root of FID's formula, also in Lab units) and the mean L*, a*, b* are printed
 beside it to say *how* the palettes differ. Outputs are the engine's own (`core.cartoonizer.Cartoonizer` on the
 CPU, full strength); pictures are read at `--size` px (longer side) so every picture weighs about the same.
@@ -127,7 +127,8 @@ def main() -> int:
     parser.add_argument("--after", required=True, help="model name or file after fine-tuning")
     parser.add_argument("--photos", type=Path, required=True)
     parser.add_argument("--keyframes", type=Path, required=True)
-    parser.add_argument("--sheet", type=Path, required=True, help="side-by-side picture to write (.png: PNG, else JPEG)")
+    parser.add_argument("--sheet", type=Path, required=True,
+                        help="side-by-side picture to write (.png: PNG, else JPEG)")
     parser.add_argument("--rows", type=int, default=4, help="photos on the sheet, spread over the folder")
     parser.add_argument("--size", type=int, default=256, help="longer side the pictures are read at")
     args = parser.parse_args()
@@ -138,7 +139,8 @@ def main() -> int:
     before = cartoonize_all(args.before, photos)
     after = cartoonize_all(args.after, photos)
     keyframe_pixels = lab_pixels(keyframes)
-    print(f"{len(photos)} photos ({args.photos}) vs {len(keyframes)} key-frames ({args.keyframes}), Lab, {args.size} px")
+    print(f"{len(photos)} photos ({args.photos}) vs {len(keyframes)} key-frames ({args.keyframes}), "
+          f"Lab, {args.size} px")
     print(describe("key-frames", keyframe_pixels, keyframe_pixels))
     distances = {}
     for name, pictures in (("photos", photos), ("before", before), ("after", after)):

@@ -73,8 +73,8 @@ def match_masks(images: list[Path], image_root: Path, mask_root: Path) -> list[P
 def random_crop(rgb: torch.Tensor, mask: torch.Tensor | None, crop_size: int,
                 rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
     """A crop_size² window of (C, H, W) float32 [0, 1] `rgb` (a photo, or a photo stacked with its target) and of
-    its (1, h, w) float32 [0, 1] `mask` (at any resolution), flipped left-right half of the time. Pictures whose shorter side is below crop_size are enlarged
-    first (bicubic); the mask is resized (bilinear, antialiased when shrinking) to the picture before cropping.
+    its (1, h, w) float32 [0, 1] `mask` (at any resolution), flipped left-right half of the time. Pictures whose
+    shorter side is below crop_size are enlarged first (bicubic); the mask is resized (bilinear, antialiased when shrinking) to the picture before cropping.
 
     Torch, not OpenCV, resizes here: this runs in forked DataLoader workers, where OpenCV's thread pool inherited
     from a parent that already used it can deadlock."""

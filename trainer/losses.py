@@ -87,7 +87,8 @@ class LossWeights:
         for region, terms in self.region_weights.items():
             unknown = set(terms) - set(ADVERSARIAL_TERMS)
             if unknown:
-                raise ValueError(f"region_weights[{region!r}]: unknown terms {sorted(unknown)}; use {ADVERSARIAL_TERMS}")
+                raise ValueError(f"region_weights[{region!r}]: unknown terms {sorted(unknown)}; "
+                                 f"use {ADVERSARIAL_TERMS}")
             if any(value < 0 for value in terms.values()):
                 raise ValueError(f"region_weights[{region!r}]: weights must be ≥ 0")
 

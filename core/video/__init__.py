@@ -20,8 +20,8 @@ from core.video.writer import FrameFolderWriter, VideoFileWriter, check_video_en
 
 __all__ = [
     "DEFAULT_FRAME_FOLDER_FPS", "VIDEO_CODECS", "VIDEO_SUFFIXES", "DecodedFrame", "EncoderUnavailable", "Frame",
-    "FrameCount", "FrameFolderReader", "FrameFolderWriter", "FrameSink", "FrameSource", "StreamDescription", "VideoError",
-    "VideoFileReader", "VideoFileWriter", "VideoOptions", "VideoOutcome", "VideoReadError", "VideoWriteError",
+    "FrameCount", "FrameFolderReader", "FrameFolderWriter", "FrameSink", "FrameSource", "StreamDescription",
+    "VideoError", "VideoFileReader", "VideoFileWriter", "VideoOptions", "VideoOutcome", "VideoReadError", "VideoWriteError",
     "cartoonize_video", "check_video_encoder", "is_video_path", "output_is_frame_folder", "run_frame_pipeline",
     "video_destination", "video_is_ours",
 ]

@@ -138,7 +138,8 @@ def test_half_precision_overflow_falls_back_to_fp32_on_both_paths(tiny_model, pa
     got = run(half)
     assert half.dtype == torch.float32
     expected = run(Cartoonizer(tiny_model, "cpu", precision="fp32", strength=0.7))
-    np.testing.assert_allclose(got.astype(np.float32), expected.astype(np.float32), atol=1e-5 if path == "picture" else 1)
+    tolerance = 1e-5 if path == "picture" else 1
+    np.testing.assert_allclose(got.astype(np.float32), expected.astype(np.float32), atol=tolerance)
 
 
 def test_batched_frames_blend_like_pictures(tiny_model):
