@@ -31,7 +31,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import cv2
 import numpy as np
@@ -91,19 +91,20 @@ class CartoonTargetRecipe:
         first recipe is left out while it is off, with the parameters only it uses: a recipe that does not use it
         keeps the key (and the cache of targets) it had before the feature existed."""
         parameters = asdict(self)
-        for switch, off, only_its in _LATER_FEATURES:
-            if parameters[switch] == off:
+        for switch, is_off, only_its in _LATER_FEATURES:
+            if is_off(parameters[switch]):
                 for name in (switch, *only_its):
                     del parameters[name]
         text = json.dumps(parameters, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-# (parameter, the value that switches its feature off, the parameters only that feature uses)
-_LATER_FEATURES: tuple[tuple[str, Any, tuple[str, ...]], ...] = (
-    ("outline_width_px", 1, ()),
-    ("outline_flatten_sigma_space_px", 0.0, ("outline_flatten_sigma_range",)),
-    ("texture_density", 1.0, ("texture_radius_px", "texture_low", "texture_high")),
+# (parameter, whether its value switches the feature off (as the code below reads it), the parameters only that
+# feature uses): every off value gives the same key, since they all make the same targets
+_LATER_FEATURES: tuple[tuple[str, Callable[[Any], bool], tuple[str, ...]], ...] = (
+    ("outline_width_px", lambda width: width <= 1, ()),
+    ("outline_flatten_sigma_space_px", lambda sigma: sigma <= 0, ("outline_flatten_sigma_range",)),
+    ("texture_density", lambda density: density >= 1, ("texture_radius_px", "texture_low", "texture_high")),
 )
 
 

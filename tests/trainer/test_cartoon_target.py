@@ -133,6 +133,9 @@ def test_recipes_without_the_later_features_keep_their_old_key():
         "outline_width_px": 1, "outline_flatten_sigma_space_px": 0.0, "texture_density": 1.0})
     assert first.key() == "d153ab0b8a96"
     assert dataclasses.replace(first, texture_radius_px=3.0, outline_flatten_sigma_range=0.1).key() == first.key()
+    # any value the code reads as off is the same recipe
+    assert dataclasses.replace(first, texture_density=1.5, outline_width_px=0,
+                               outline_flatten_sigma_space_px=-1.0).key() == first.key()
     with_texture_test = dataclasses.replace(first, texture_density=0.2)
     assert with_texture_test.key() != first.key()
     assert dataclasses.replace(with_texture_test, texture_radius_px=3.0).key() != with_texture_test.key()
