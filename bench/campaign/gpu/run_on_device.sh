@@ -44,7 +44,9 @@ elif compgen -G "runs/gpu-stretch/checkpoints/step_*.pt" >/dev/null; then
 fi
 nvidia-smi -L 2>/dev/null || echo "gpu stretch: no nvidia-smi"
 "$python" -c 'import sys, torch; print("python", sys.version.split()[0], "torch", torch.__version__,
-  "cuda", torch.cuda.is_available() and torch.cuda.get_device_name(0))'
+  "cuda", torch.cuda.is_available() and torch.cuda.get_device_name(0))
+import platformdirs, segmentation_models_pytorch as smp, timm; print("from the wheels:", platformdirs.__file__,
+  smp.__file__, "timm", timm.__version__)'
 
 now=$(date +%s)
 stop_at=$((started + budget - export_reserve))

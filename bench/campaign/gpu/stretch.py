@@ -23,6 +23,7 @@ import argparse
 import hashlib
 import json
 import multiprocessing
+import os
 import shutil
 import sys
 import tempfile
@@ -78,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     summary["finished_all_steps"] = finished
     summary.update(recorder.summary(cfg))
 
+    ended = time.time()
     model = args.out / "model.safetensors"
     checkpoint = latest_checkpoint(cfg.run_dir)
     if checkpoint is not None:
@@ -85,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         summary["model"] = {"file": model.name, "from": checkpoint.name,
                             "mib": round(model.stat().st_size / 2**20, 2)}
         summary["checkpoint"] = split_for_return(checkpoint, args.out)
+        print(f"stretch: {checkpoint.name} exported and copied into {args.out} in {time.time() - ended:.1f} s "
+              f"({time.time() - args.stop_at:+.0f} s from the deadline)", file=sys.stderr, flush=True)
     else:
         failure = failure or "no checkpoint was written, so there is no model"
         summary["failure"] = failure
@@ -238,4 +242,11 @@ def split_for_return(checkpoint: Path, out: Path) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # A stopped run leaves its DataLoader workers running (the trainer closes them only after a completed run); the
+    # interpreter's teardown then waits for them, which ran past the CPU test's deadline (killed by `timeout`, exit
+    # 124, after the summary was written). Everything is written and flushed: leave at once (the workers notice
+    # their parent is gone and exit).
+    os._exit(status)
