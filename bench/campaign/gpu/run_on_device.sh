@@ -33,8 +33,12 @@ if [ -n "${GPU_RUN_CPU_TEST:-}" ]; then
   photos="$work/test-photos"  # a few of the carried photos: their targets take seconds a photo on one core
   rm -rf "$photos" "$work/test-run" "$work/test-targets"
   mkdir -p "$photos/selfies" "$photos/scenes"
-  for f in $(ls .gpu-carry/data/photos/selfies | head -8); do ln -s "$PWD/.gpu-carry/data/photos/selfies/$f" "$photos/selfies/"; done
-  for f in $(ls .gpu-carry/data/photos/scenes | head -4); do ln -s "$PWD/.gpu-carry/data/photos/scenes/$f" "$photos/scenes/"; done
+  for f in $(ls .gpu-carry/data/photos/selfies | head -8); do
+    ln -s "$PWD/.gpu-carry/data/photos/selfies/$f" "$photos/selfies/"
+  done
+  for f in $(ls .gpu-carry/data/photos/scenes | head -4); do
+    ln -s "$PWD/.gpu-carry/data/photos/scenes/$f" "$photos/scenes/"
+  done
   overrides=(device=cpu crop_size=128 batch_size=2 discriminator_warmup_steps=1 adversarial_steps=2 num_workers=1
              threads=1 log_every=1 sample_every=1 checkpoint_every=1 photos_dir="$photos" run_dir="$work/test-run"
              target_cache_dir="$work/test-targets")
