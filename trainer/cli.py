@@ -18,7 +18,6 @@ from typing import Sequence
 from core.cancel import Cancelled
 from core.devices import DeviceError
 from core.model_file import ModelFileError
-from core.video import VIDEO_SUFFIXES
 from trainer.backbones import BackboneUnavailableError
 from trainer.checkpoint import CheckpointError
 from trainer.config import ConfigError, TrainConfig, load_config, preset_names, resolve_config_file
@@ -262,6 +261,7 @@ def _train_segmenter(args: argparse.Namespace, emit: EventSink) -> int:
 
 
 def _extract_keyframes(args: argparse.Namespace, emit: EventSink) -> int:
+    from core.video import VIDEO_SUFFIXES  # here: the other commands must start where PyAV is absent (a GPU box)
     from trainer.keyframes import KeyframeOptions, extract_keyframes
 
     try:

@@ -219,3 +219,11 @@ def test_finetune_defaults_to_the_bundled_model_and_semantic_module(tmp_path, tr
     assert "bundled default model" in capsys.readouterr().err
     assert main(["finetune", *common, "segmenter_path=none", f"run_dir={tmp_path / 'plain'}"]) == EXIT_OK
     assert read_metadata(tmp_path / "plain" / "plain.safetensors").provenance["segmenter"] is None
+
+
+def test_the_training_commands_start_without_pyav():
+    """A GPU box may lack PyAV: only extract-keyframes needs it, so importing the CLI must not."""
+    code = "import sys; sys.modules['av'] = None; import trainer.cli"  # None: `import av` raises
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=ONE_THREAD_ENV, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
