@@ -22,10 +22,10 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 REPO = Path(__file__).resolve().parents[2]
-SIZE = (960, 620)
+SIZE = (960, 860)
 MARGIN = {"left": 80, "right": 250, "top": 50, "bottom": 70}
 RUN_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#ff7f0e",
-               "#7f7f7f"]
+               "#000080", "#808000", "#800000", "#008080", "#4b0082"]
 REFERENCE_COLOUR = "#777777"
 
 
