@@ -24,8 +24,8 @@ from PIL import Image, ImageDraw, ImageFont
 from learning_curve import REFERENCE_COLOUR, RUN_COLOURS, nice_step, point_label
 
 REPO = Path(__file__).resolve().parents[2]
-SIZE = (960, 680)
-MARGIN = {"left": 80, "right": 230, "top": 50, "bottom": 70}
+SIZE = (1060, 680)
+MARGIN = {"left": 80, "right": 330, "top": 50, "bottom": 70}
 BAR_COLOUR = "#d9f2d9"
 
 Point = tuple[float, float, str]  # (FID to the photos, KID x 1000 to the anime frames, label)
