@@ -97,19 +97,28 @@ def plot(runs: dict[str, list[tuple[float, float, str]]], references: list[tuple
             draw.line((px, py, min(px + 6, right), py), fill=REFERENCE_COLOUR)
         label_y = max(py, label_y + 16)  # labels of close references do not overlap
         draw.text((right + 8, label_y), f"{label} {kid:.0f}", fill=REFERENCE_COLOUR, font=font, anchor="lm")
-    for colour, (run, points) in zip(RUN_COLOURS, runs.items()):
+    for index, (colour, (run, points)) in enumerate(zip(RUN_COLOURS, runs.items())):
         pixels = [at(x, y) for x, y, _ in points]
-        if len(pixels) > 1:
-            draw.line(pixels, fill=colour, width=3)
-        for (px, py), (_, kid, label) in zip(pixels, points):
-            draw.ellipse((px - 4, py - 4, px + 4, py + 4), fill=colour)
-            if label:  # a branch point repeats its parent's point unlabelled
-                draw.text((px + 6, py - 6), point_label(label, kid), fill=colour, font=font, anchor="ld")
-        legend_y = label_y + 28 + 18 * list(runs).index(run)  # below the references' labels
-        draw.line((right + 8, legend_y + 8, right + 28, legend_y + 8), fill=colour, width=3)
-        draw.text((right + 34, legend_y), run, fill=colour, font=font)
+        draw_run(draw, run, pixels, [(kid, label) for _, kid, label in points], colour, font,
+                 legend_at=(right + 8, label_y + 28 + 18 * index), width=3)  # legend below the references' labels
     out.parent.mkdir(parents=True, exist_ok=True)
     image.save(out)
+
+
+def draw_run(draw: ImageDraw.ImageDraw, run: str, pixels: list[tuple[float, float]],
+             points: list[tuple[float, str]], colour: str, font: ImageFont.ImageFont, *,
+             legend_at: tuple[float, float], width: int) -> None:
+    """One run: its path through `pixels`, a dot per point labelled with its KID (`points`: (kid, label); a branch
+    point repeats its parent's point unlabelled), and its legend entry at `legend_at`."""
+    if len(pixels) > 1:
+        draw.line(pixels, fill=colour, width=width)
+    for (px, py), (kid, label) in zip(pixels, points):
+        draw.ellipse((px - 4, py - 4, px + 4, py + 4), fill=colour)
+        if label:
+            draw.text((px + 6, py - 6), point_label(label, kid), fill=colour, font=font, anchor="ld")
+    x, y = legend_at
+    draw.line((x, y + 8, x + 20, y + 8), fill=colour, width=3)
+    draw.text((x + 26, y), run, fill=colour, font=font)
 
 
 def main() -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from learning_curve import REFERENCE_COLOUR, RUN_COLOURS, nice_step, point_label
+from learning_curve import REFERENCE_COLOUR, RUN_COLOURS, draw_run, nice_step
 
 REPO = Path(__file__).resolve().parents[2]
 SIZE = (1060, 680)
@@ -112,17 +112,9 @@ def plot(runs: dict[str, list[Point]], references: list[Point], out: Path,
         draw.polygon([(px, py - 6), (px + 6, py), (px, py + 6), (px - 6, py)], fill=REFERENCE_COLOUR)
         draw.text((px + 9, py), f"{label} {y:.0f}", fill=REFERENCE_COLOUR, font=font, anchor="lm")
     for index, (run, path) in enumerate(runs.items()):
-        colour = colours[run]
         pixels = [at(x, y) for x, y, _ in path]
-        if len(pixels) > 1:
-            draw.line(pixels, fill=colour, width=2)
-        for (px, py), (_, kid, label) in zip(pixels, path):
-            draw.ellipse((px - 4, py - 4, px + 4, py + 4), fill=colour)
-            if label:  # a branch point repeats its parent's point unlabelled
-                draw.text((px + 6, py - 6), point_label(label, kid), fill=colour, font=font, anchor="ld")
-        legend_y = top + 18 * index
-        draw.line((right + 8, legend_y + 8, right + 28, legend_y + 8), fill=colour, width=3)
-        draw.text((right + 34, legend_y), run, fill=colour, font=font)
+        draw_run(draw, run, pixels, [(kid, label) for _, kid, label in path], colours[run], font,
+                 legend_at=(right + 8, top + 18 * index), width=2)
     out.parent.mkdir(parents=True, exist_ok=True)
     image.save(out)
 
